@@ -1,0 +1,324 @@
+"""Pydantic models of the worker's YAML configuration.
+
+The ``salesforce:`` section mirrors "PS OMS Configuration" and keeps its field names verbatim (Service, UrlBase,
+Username, Password, ApiVersion, QueryApiVersion, OMSCustomField, FilterQuery, OMSStatusCanceledValue,
+OMSCashPaymentGatewayName, OMSStatusesToProcess). Every model is frozen and forbids unknown keys, so a typo is
+an error naming the key instead of a silently ignored setting. Loading (``${VAR}`` interpolation, ``*_file``
+secrets, error formatting) lives in :mod:`worker.config_load`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from worker.soql_check import check_filter_query
+
+API_VERSION = re.compile(r"^v\d{2}\.\d$")
+SECRET_KEYS = frozenset({"Password", "client_secret", "refresh_token", "pos_secret", "api_key", "token"})
+POS_EVENTS = ("PACK", "DELIVERED", "SHIPPED", "CANCELED")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class OmsCustomField(Frozen):
+    """Where a POS field comes from in Salesforce (PS OMS ``OMSCustomField`` entry)."""
+
+    omsFieldName: str
+    posField: str
+    applyTo: Literal["LOCATION", "FULFILLMENT_ORDER", "ORDER_SUMMARY", "FULFILLMENT_ORDER_LINE_ITEM"]
+
+    @field_validator("omsFieldName")
+    @classmethod
+    def _api_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise ValueError(f'expected a Salesforce field API name, got "{value}"')
+        return value
+
+
+def _version(value: str) -> str:
+    if not API_VERSION.match(value):
+        raise ValueError(f'expected vNN.N, got "{value}"')
+    return value
+
+
+class SalesforceConfig(Frozen):
+    """PS OMS Configuration, names kept verbatim."""
+
+    Service: str = "LIGHTNING"
+    UrlBase: str
+    Username: str | None = None
+    Password: SecretStr | None = None
+    ApiVersion: str = "v62.0"
+    QueryApiVersion: str = "v62.0"
+    OMSCustomField: tuple[OmsCustomField, ...] = ()
+    FilterQuery: str = ""
+    OMSStatusCanceledValue: str = "Cancelled"
+    OMSCashPaymentGatewayName: str = "Cash"
+    OMSStatusesToProcess: tuple[str, ...] = ("Allocated",)
+    allow_insecure_local: bool = False
+    ca_file: Path | None = None
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("Service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        if value != "LIGHTNING":
+            raise ValueError(f'must be LIGHTNING, got "{value}"')
+        return value
+
+    _api = field_validator("ApiVersion", "QueryApiVersion")(_version)
+
+    @field_validator("ApiVersion")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        if float(value[1:]) < 50.0:
+            raise ValueError(f'composite graph needs v50.0 or later, got "{value}"')
+        return value
+
+    @field_validator("OMSStatusesToProcess", mode="before")
+    @classmethod
+    def _statuses(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("must list at least one FulfillmentOrder status")
+        return value
+
+    @field_validator("FilterQuery")
+    @classmethod
+    def _filter(cls, value: str) -> str:
+        problem = check_filter_query(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _url_and_fields(self) -> SalesforceConfig:
+        parts = urlsplit(self.UrlBase)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            raise ValueError(f'UrlBase: expected an https URL, got "{self.UrlBase}"')
+        if not self.allow_insecure_local and (parts.scheme != "https" or not host.endswith("my.salesforce.com")):
+            raise ValueError(
+                f'UrlBase: must be an https My Domain URL ending with my.salesforce.com, got "{self.UrlBase}" '
+                "(set allow_insecure_local: true only for the local emulator)"
+            )
+        if not any(f.posField == "ORDER_STORE_ID" and f.applyTo == "LOCATION" for f in self.OMSCustomField):
+            raise ValueError(
+                "OMSCustomField: an entry with posField ORDER_STORE_ID and applyTo LOCATION is required for BOPIS "
+                "(the Location field that holds the POS store id)"
+            )
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.UrlBase.rstrip("/")
+
+    @property
+    def api_number(self) -> str:
+        """``v62.0`` -> ``62.0`` (the CometD path uses the bare number)."""
+        return self.ApiVersion[1:]
+
+    @property
+    def store_id_field(self) -> str:
+        return next(f.omsFieldName for f in self.OMSCustomField if f.posField == "ORDER_STORE_ID")
+
+    def statuses_to_process(self) -> frozenset[str]:
+        """Case-folded statuses, with both Canceled and Cancelled spellings accepted."""
+        folded = {s.casefold() for s in self.OMSStatusesToProcess}
+        if folded & {"canceled", "cancelled"}:
+            folded |= {"canceled", "cancelled"}
+        return frozenset(folded)
+
+
+class AuthConfig(Frozen):
+    """How the worker gets a Salesforce access token."""
+
+    flow: Literal["password", "client_credentials", "jwt_bearer", "refresh_token"] = "client_credentials"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    private_key_file: Path | None = None
+    refresh_token: SecretStr | None = None
+    token_url: str | None = None
+    audience: str = "https://login.salesforce.com"
+
+
+class PosAuthConfig(Frozen):
+    mode: Literal["legacy", "hyperforce"] = "legacy"
+    client_id: str
+    client_secret: SecretStr
+    pos_secret: SecretStr | None = None  # legacy: PredictSpring-Secret header
+    api_key: SecretStr | None = None  # legacy: X-api-key header
+    salesforce_region: str | None = None  # hyperforce: x-salesforce-region
+    sandbox: bool = False
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> PosAuthConfig:
+        if self.mode == "legacy" and (self.pos_secret is None or self.api_key is None):
+            raise ValueError("legacy mode needs pos_secret (PredictSpring-Secret) and api_key (X-api-key)")
+        return self
+
+
+class PosPaths(Frozen):
+    import_fulfillment_order: str = "/merchant/{version}/fulfillmentorders"
+    fulfillment_order: str = "/merchant/{version}/fulfillmentorders/{order_id}"
+    search_fulfillment_orders: str = "/merchant/{version}/fulfillmentorders/search"
+    cancel_fulfillment_order: str = "/merchant/{version}/fulfillmentorders/{order_id}/cancel"
+    sale: str = "/merchant/{version}/sa/orders/{order_id}"
+    search_sales: str = "/merchant/{version}/sa/orders/search"
+    repost: str = "/merchant/{version}/sa/orders/repost"
+
+
+class PosConfig(Frozen):
+    environment: Literal["Production", "Staging", "Test", "Dev"] = "Production"
+    base_url: str | None = None
+    token_url: str | None = None
+    api_version: str = "v1"
+    merchant_id: str
+    locale: str = "en-US"
+    region: str = "US"
+    auth: PosAuthConfig
+    paths: PosPaths = PosPaths()
+    timeout_seconds: float = Field(default=15.0, gt=0)
+    rate_limit_per_second: float = Field(default=10.0, gt=0)
+
+    @property
+    def seed_name(self) -> str:
+        """``<MerchantId>-<Locale>-<Region>``: default account, price book and sales channel name."""
+        return f"{self.merchant_id}-{self.locale}-{self.region}"
+
+
+class HttpConfig(Frozen):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class WebhookConfig(Frozen):
+    auth_header: str = "Authorization"
+    api_key: SecretStr
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+
+class SpiConfig(Frozen):
+    api_keys: tuple[SecretStr, ...] = ()
+
+
+class ConcurrencyConfig(Frozen):
+    import_batch_size: int = Field(default=100, ge=1, le=200)
+    import_workers: int = Field(default=2, ge=1, le=64)
+    posting_workers: int = Field(default=8, ge=1, le=64)
+    status_workers: int = Field(default=4, ge=1, le=64)
+    status_batch_size: int = Field(default=200, ge=1, le=200)
+
+
+class RetryConfig(Frozen):
+    attempts: int = Field(default=10, ge=1)
+    base_delay_seconds: float = Field(default=1.0, gt=0)
+    max_delay_seconds: float = Field(default=300.0, gt=0)
+    jitter: float = Field(default=1.0, ge=0, le=1)
+    http_attempts: int = Field(default=4, ge=1)
+
+
+class ReconcileConfig(Frozen):
+    enabled: bool = True
+    interval_seconds: float = Field(default=300.0, gt=0)
+    overlap_seconds: float = Field(default=120.0, ge=0)
+
+
+class StreamConfig(Frozen):
+    channel: str = "/event/FOStatusChangedEvent"
+    keepalive_seconds: float = Field(default=150.0, gt=0)
+    initial_replay: Literal[-1, -2] = -1
+
+
+class WorkerConfig(Frozen):
+    store_url: str = "sqlite:///./oms-worker.db"
+    worker_id: str | None = None
+    http: HttpConfig = HttpConfig()
+    webhook: WebhookConfig
+    spi: SpiConfig = SpiConfig()
+    concurrency: ConcurrencyConfig = ConcurrencyConfig()
+    retry: RetryConfig = RetryConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
+    stream: StreamConfig = StreamConfig()
+    status_mapping: dict[str, str] = Field(
+        default_factory=lambda: {"PACK": "Pickpack", "DELIVERED": "Fulfilled", "SHIPPED": "Fulfilled"}
+    )
+    lease_seconds: float = Field(default=120.0, gt=0)
+    drain_grace_seconds: float = Field(default=20.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("status_mapping")
+    @classmethod
+    def _mapping(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(POS_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown POS event {', '.join(unknown)} (expected {', '.join(POS_EVENTS)})")
+        if "CANCELED" in value:
+            raise ValueError("CANCELED always maps to salesforce.OMSStatusCanceledValue; remove it here")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError('expected "sqlite:///path.db" or "postgresql://user@host:port/db"')
+        return value
+
+
+class Config(Frozen):
+    salesforce: SalesforceConfig
+    auth: AuthConfig = AuthConfig()
+    pos: PosConfig
+    worker: WorkerConfig
+
+    @model_validator(mode="after")
+    def _auth_needs(self) -> Config:
+        a, sf = self.auth, self.salesforce
+        needs: dict[str, list[tuple[str, object]]] = {
+            "password": [
+                ("auth.client_id", a.client_id), ("auth.client_secret", a.client_secret),
+                ("salesforce.Username", sf.Username), ("salesforce.Password", sf.Password),
+            ],
+            "client_credentials": [("auth.client_id", a.client_id), ("auth.client_secret", a.client_secret)],
+            "jwt_bearer": [
+                ("auth.client_id", a.client_id), ("auth.private_key_file", a.private_key_file),
+                ("salesforce.Username", sf.Username),
+            ],
+            "refresh_token": [("auth.client_id", a.client_id), ("auth.refresh_token", a.refresh_token)],
+        }
+        missing = [name for name, val in needs[a.flow] if val in (None, "")]
+        if missing:
+            raise ValueError(f"auth.flow: the {a.flow} flow needs {', '.join(missing)}")
+        if a.private_key_file is not None and a.flow == "jwt_bearer" and not a.private_key_file.is_file():
+            raise ValueError(f"auth.private_key_file: no readable file at {a.private_key_file}")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so the log redactor can mask them wherever they appear."""
+        found: list[str] = []
+
+        def walk(model: BaseModel) -> None:
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                if isinstance(value, SecretStr):
+                    found.append(value.get_secret_value())
+                elif isinstance(value, BaseModel):
+                    walk(value)
+                elif isinstance(value, tuple):
+                    for item in value:
+                        if isinstance(item, SecretStr):
+                            found.append(item.get_secret_value())
+                        elif isinstance(item, BaseModel):
+                            walk(item)
+
+        walk(self)
+        return [s for s in found if s]
