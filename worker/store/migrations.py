@@ -1,0 +1,47 @@
+"""Forward-only schema migrations, one list per engine. A version is never edited once released."""
+
+from __future__ import annotations
+
+SQLITE: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS cursors (channel TEXT PRIMARY KEY, replay_id INTEGER NOT NULL, updated_at REAL)",
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            queue TEXT NOT NULL, dedupe_key TEXT NOT NULL, ordering_key TEXT, event_uuid TEXT,
+            payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, next_attempt_at REAL NOT NULL,
+            lease_until REAL, claimed_by TEXT,
+            UNIQUE (queue, dedupe_key))""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS jobs_event_uuid ON jobs (queue, event_uuid) WHERE event_uuid IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (queue, state, next_attempt_at)",
+        "CREATE INDEX IF NOT EXISTS jobs_ordering ON jobs (queue, ordering_key, state)",
+        """CREATE TABLE IF NOT EXISTS ledger (fo_id TEXT PRIMARY KEY, pos_order_id TEXT NOT NULL,
+            line_ids TEXT NOT NULL, status TEXT, imported_at REAL NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS sales (pos_order_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,
+            order_summary_id TEXT, extra TEXT NOT NULL, posted_at REAL NOT NULL)""",
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ],
+]
+
+POSTGRES: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS cursors (channel TEXT PRIMARY KEY, replay_id BIGINT NOT NULL, "
+        "updated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id BIGSERIAL PRIMARY KEY,
+            queue TEXT NOT NULL, dedupe_key TEXT NOT NULL, ordering_key TEXT, event_uuid TEXT,
+            payload JSONB NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            lease_until TIMESTAMPTZ, claimed_by TEXT,
+            UNIQUE (queue, dedupe_key))""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS jobs_event_uuid ON jobs (queue, event_uuid) WHERE event_uuid IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (queue, state, next_attempt_at)",
+        "CREATE INDEX IF NOT EXISTS jobs_ordering ON jobs (queue, ordering_key, state)",
+        """CREATE TABLE IF NOT EXISTS ledger (fo_id TEXT PRIMARY KEY, pos_order_id TEXT NOT NULL,
+            line_ids JSONB NOT NULL, status TEXT, imported_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+        """CREATE TABLE IF NOT EXISTS sales (pos_order_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,
+            order_summary_id TEXT, extra JSONB NOT NULL, posted_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ],
+]
