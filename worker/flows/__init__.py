@@ -1,0 +1,1 @@
+"""Flows: short async code over the store, Salesforce and POS interfaces."""
