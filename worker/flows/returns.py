@@ -1,0 +1,116 @@
+"""RETURN webhooks -> submit-return -> create-credit-memo -> ensure-refunds-async, once per POS return.
+
+Each step's result is recorded (store meta keyed by the POS return id) before the next step, so a retry after a
+crash or a lost answer resumes at the first unfinished step instead of returning the goods twice. Return lines
+are matched to OrderItemSummaries by the POS line's original id when it is one (BORIS: the POS got it from our
+order-detail SPI), else by SKU with quantity still returnable (never trusting a POS line id alone). Asking to
+return more than is returnable is refused with a clear permanent error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from worker.errors import PermanentError
+from worker.metrics import Metrics
+from worker.spi import OrderApi, detail_query, returnable
+from worker.store import Job, Store
+
+from .runner import Outcome
+
+log = structlog.get_logger(__name__)
+ACTIONS = "commerce/order-management/order-summaries/{id}"
+
+
+def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pure: POS return lines + OrderItemSummary rows -> changeItems; raises PermanentError on over-return."""
+    left = {str(i["Id"]): returnable(i) for i in items if i.get("Type") in (None, "Order Product")}
+    by_sku: dict[str, list[str]] = {}
+    for item in items:
+        if str(item["Id"]) in left and item.get("StockKeepingUnit"):
+            by_sku.setdefault(str(item["StockKeepingUnit"]), []).append(str(item["Id"]))
+    chosen: dict[str, Decimal] = {}
+    reasons: dict[str, str] = {}
+    for line in lines:
+        qty = Decimal(str(line.get("quantity") or 0))
+        if qty <= 0:
+            raise PermanentError("pos", f"return line {line.get('orderItemId')}: quantity must be positive")
+        original = str(line.get("originalOrderItemId") or "")
+        candidates = [original] if original in left else by_sku.get(str(line.get("productId") or ""), [])
+        remaining = qty
+        for item_id in candidates:
+            take = min(remaining, left[item_id] - chosen.get(item_id, Decimal(0)))
+            if take > 0:
+                chosen[item_id] = chosen.get(item_id, Decimal(0)) + take
+                reasons[item_id] = str(line.get("returnReason") or "Unknown")
+                remaining -= take
+            if remaining == 0:
+                break
+        if remaining > 0:
+            raise PermanentError("pos", f"over-return: {line.get('productId') or original} asks {qty}, only "
+                                 f"{qty - remaining} returnable", code="OVER_RETURN")
+    return [{"orderItemSummaryId": item_id, "quantity": float(qty), "reason": reasons[item_id],
+             "shippingReductionFlag": False} for item_id, qty in chosen.items()]
+
+
+class ReturnProcessor:
+    queue = "return"
+
+    def __init__(self, store: Store, salesforce: OrderApi, metrics: Metrics) -> None:
+        self.store, self.salesforce, self.metrics = store, salesforce, metrics
+
+    async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
+        for job in jobs:
+            try:
+                await self.process(job.payload["sale"])
+                outcome.complete(job)
+            except Exception as exc:
+                outcome.fail(job, exc)
+
+    async def _summary_for(self, original_order_id: str) -> dict[str, Any]:
+        sale = await self.store.sale_get(original_order_id)  # a POS sale we posted, else an online order number
+        if sale and sale.order_summary_id:
+            rows = await self.salesforce.query(detail_query(sale.order_summary_id, by="Id"))
+        else:
+            rows = await self.salesforce.query(detail_query(original_order_id))
+        if not rows:
+            raise PermanentError("salesforce", f"no OrderSummary for original order {original_order_id}",
+                                 code="ORDER_NOT_FOUND")
+        return rows[0]
+
+    async def process(self, sale: dict[str, Any]) -> None:
+        return_id = str(sale["orderId"])
+        bound = log.bind(pos_order_id=return_id)
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for line in sale.get("returnProductList") or []:
+            groups.setdefault(str(line.get("originalOrderId") or ""), []).append(line)
+        if "" in groups:
+            raise PermanentError("pos", "return line without originalOrderId", code="INVALID_FIELD")
+        for original, lines in groups.items():
+            key = f"return:{return_id}:{original}"
+            state: dict[str, Any] = json.loads(await self.store.meta_get(key) or "{}")
+            if state.get("done"):
+                continue
+            summary = await self._summary_for(original)
+            base = ACTIONS.format(id=summary["Id"])
+            if "changeOrderId" not in state:
+                items = ((summary.get("OrderItemSummaries") or {}).get("records")) or []
+                change = plan_return(lines, items)
+                result = await self.salesforce.connect(f"{base}/actions/submit-return", {"changeItems": change})
+                state["changeOrderId"] = result["changeOrderId"]
+                await self.store.meta_set(key, json.dumps(state))
+            if "creditMemoId" not in state:
+                memo = await self.salesforce.connect(f"{base}/actions/create-credit-memo",
+                                                     {"changeOrderIds": [state["changeOrderId"]]})
+                state["creditMemoId"] = memo["creditMemoId"]
+                await self.store.meta_set(key, json.dumps(state))
+            await self.salesforce.connect(f"{base}/async-actions/ensure-refunds-async",
+                                          {"creditMemoId": state["creditMemoId"]})
+            state["done"] = True
+            await self.store.meta_set(key, json.dumps(state))
+            bound.info("return_refunded", order_summary_id=summary["Id"], credit_memo_id=state["creditMemoId"])
