@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/oms-worker demo --workdir .demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check worker emulator tests bench
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy worker
