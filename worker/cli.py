@@ -62,7 +62,7 @@ def _check_config(args: argparse.Namespace) -> int:
         return EXIT_OK
     from worker.live_check import run_live_checks
 
-    return asyncio.run(run_live_checks(config))
+    return int(asyncio.run(run_live_checks(config)))
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -80,19 +80,19 @@ def _health(args: argparse.Namespace) -> int:
 def _dlq(args: argparse.Namespace) -> int:
     from worker.dlq import run_dlq
 
-    return asyncio.run(run_dlq(_load(args.config), args.dlq_command, args))
+    return int(asyncio.run(run_dlq(_load(args.config), args.dlq_command, args)))
 
 
 def _run(args: argparse.Namespace) -> int:
     from worker.app import run_worker
 
-    return run_worker(_load(args.config))
+    return int(run_worker(_load(args.config)))
 
 
 def _demo(args: argparse.Namespace) -> int:
     from worker.demo import run_demo
 
-    return run_demo(args.workdir)
+    return int(run_demo(args.workdir))
 
 
 COMMANDS: dict[str, Any] = {

@@ -32,7 +32,7 @@ def _interpolate(value: Any, path: str, env: Mapping[str, str], problems: list[s
         return [_interpolate(item, f"{path}[{i}]", env, problems) for i, item in enumerate(value)]
     if isinstance(value, str):
 
-        def sub(match: re.Match[str]) -> str:
+        def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
                 return env[name]
@@ -41,7 +41,7 @@ def _interpolate(value: Any, path: str, env: Mapping[str, str], problems: list[s
             problems.append(f"{path}: environment variable {name} is not set")
             return ""
 
-        return _VAR.sub(sub, value)
+        return _VAR.sub(replace, value)
     return value
 
 
