@@ -1,0 +1,1 @@
+"""Local emulators of a Salesforce Order Management org and a Retail Cloud POS (demo, tests, benchmarks)."""

@@ -1,0 +1,1 @@
+"""A faithful in-memory Salesforce OMS org served over the REST, Composite, Connect, OAuth and CometD wire formats."""
