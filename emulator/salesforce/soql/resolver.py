@@ -1,0 +1,131 @@
+"""The org-side interface the engine reads through, plus an adapter that fills in the optional parts.
+
+Required by the contract: ``has_object``, ``has_field``, ``canonical_field``, ``lookup``,
+``child_relationship``, ``records``, ``get``, ``object_of``. Optional, used when present:
+
+- ``canonical_object(sobject) -> str`` (fallback: the type of a stored row, else the text as written);
+- ``canonical_relationship(sobject, name) -> str`` (fallback: parent relationships derive from their
+  foreign key, ``DeliveryMethodId`` -> ``DeliveryMethod``; child relationships keep the text as written);
+- ``children(sobject, fk_field, parent_id) -> Iterable[row]`` with exactly those parameter names
+  (fallback: one pass over ``records(child)`` per query, grouped by the foreign key).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from ..ids import to18
+
+_CHILDREN_PARAMS = ("sobject", "fk_field", "parent_id")
+
+
+class Resolver(Protocol):
+    """Schema and rows of an org, as the SOQL engine needs them (all names case-insensitive)."""
+
+    def has_object(self, sobject: str) -> bool: ...
+
+    def has_field(self, sobject: str, field: str) -> bool: ...
+
+    def canonical_field(self, sobject: str, field: str) -> str: ...
+
+    def lookup(self, sobject: str, relationship: str) -> tuple[str, str] | None: ...
+
+    def child_relationship(self, sobject: str, name: str) -> tuple[str, str] | None: ...
+
+    def records(self, sobject: str) -> Iterable[dict[str, Any]]: ...
+
+    def get(self, record_id: str) -> dict[str, Any] | None: ...
+
+    def object_of(self, record_id: str) -> str | None: ...
+
+
+def normalize_id(value: Any) -> str | None:
+    """The 18-character form of a 15/18-character id, or None when ``value`` is not an id."""
+    return to18(value) if isinstance(value, str) else None
+
+
+def _has_contract_children(resolver: Any) -> bool:
+    method = getattr(resolver, "children", None)
+    if method is None or not callable(method):
+        return False
+    try:
+        params = tuple(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params == _CHILDREN_PARAMS
+
+
+class Access:
+    """One query's view of a resolver: optional-method fallbacks, deleted-row filtering, child indexes."""
+
+    def __init__(self, resolver: Resolver, include_deleted: bool) -> None:
+        self.resolver = resolver
+        self.include_deleted = include_deleted
+        self._indexed_children = _has_contract_children(resolver)
+        self._child_index: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        self._rows: dict[str, dict[str, Any] | None] = {}
+
+    def alive(self, row: dict[str, Any]) -> bool:
+        """Whether a row takes part in the query (deleted rows only with ``include_deleted``)."""
+        return self.include_deleted or not row.get("IsDeleted")
+
+    def canonical_object(self, sobject: str) -> str:
+        """The object name with its canonical casing."""
+        method = getattr(self.resolver, "canonical_object", None)
+        if callable(method):
+            return str(method(sobject))
+        for row in self.resolver.records(sobject):
+            found = self.resolver.object_of(str(row.get("Id", "")))
+            if found and found.lower() == sobject.lower():
+                return found
+            break
+        return sobject
+
+    def parent_key(self, sobject: str, relationship: str, fk: str) -> str:
+        """The JSON key of a parent relationship (canonical casing when it can be known)."""
+        method = getattr(self.resolver, "canonical_relationship", None)
+        if callable(method):
+            return str(method(sobject, relationship))
+        derived = fk[:-2] if fk.endswith("Id") else fk[:-3] + "__r" if fk.endswith("__c") else fk
+        return derived if derived.lower() == relationship.lower() else relationship
+
+    def child_key(self, sobject: str, relationship: str) -> str:
+        """The JSON key of a child relationship (canonical casing when the resolver offers it)."""
+        method = getattr(self.resolver, "canonical_relationship", None)
+        return str(method(sobject, relationship)) if callable(method) else relationship
+
+    def get(self, record_id: Any) -> dict[str, Any] | None:
+        """A row by id (any object), or None for a null, malformed or unknown id (memoised per query)."""
+        full = normalize_id(record_id)
+        if full is None:
+            return None
+        if full not in self._rows:
+            self._rows[full] = self.resolver.get(full)
+        return self._rows[full]
+
+    def record_type(self, row: dict[str, Any], fallback: str) -> str:
+        """The object a row belongs to (polymorphic lookups), ``fallback`` when the id says nothing."""
+        found = self.resolver.object_of(str(row.get("Id", "")))
+        return found or fallback
+
+    def scan(self, sobject: str) -> Iterable[dict[str, Any]]:
+        """Every live (or, with ``include_deleted``, every) row of an object."""
+        return (row for row in self.resolver.records(sobject) if self.alive(row))
+
+    def children(self, child: str, fk: str, parent_id: str) -> list[dict[str, Any]]:
+        """Rows of ``child`` whose ``fk`` points at ``parent_id``."""
+        if self._indexed_children:
+            rows = self.resolver.children(sobject=child, fk_field=fk, parent_id=parent_id)  # type: ignore[attr-defined]
+            return [row for row in rows if self.alive(row)]
+        index = self._child_index.get((child, fk))
+        if index is None:
+            index = defaultdict(list)
+            for row in self.scan(child):
+                key = normalize_id(row.get(fk))
+                if key is not None:
+                    index[key].append(row)
+            self._child_index[(child, fk)] = index
+        return index.get(normalize_id(parent_id) or "", [])
