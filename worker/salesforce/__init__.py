@@ -1,1 +1,1 @@
-"""Salesforce adapters: OAuth tokens (auth), REST/Composite/Connect (rest), SOQL quoting (soql), CometD (stream)."""
+"""Salesforce adapters: OAuth tokens (auth), REST/Composite/Connect (rest), SOQL (soql), CometD (stream)."""

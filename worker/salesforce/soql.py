@@ -1,4 +1,4 @@
-"""SOQL built from templates with escaped values (simple_salesforce.format_soql), never by concatenating input."""
+"""SOQL from templates with escaped values (simple_salesforce.format_soql), never by concatenating input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from simple_salesforce.format import format_soql
 
 
 def quote_soql(template: str, *args: Any, **kwargs: Any) -> str:
-    """``quote_soql("... WHERE Name = {}", value)``; ``{:like}`` escapes LIKE wildcards inside a quoted pattern."""
+    """``quote_soql("... WHERE Name = {}", value)`` or ``{name}`` + keyword; ``{:like}`` escapes wildcards."""
     return str(format_soql(template, *args, **kwargs))
 
 

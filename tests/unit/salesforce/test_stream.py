@@ -1,0 +1,214 @@
+"""FoEventStream against a small fake CometD server: events, replay from the store, and every reopen path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import structlog
+
+from worker.retry import RetryPolicy
+from worker.salesforce.auth import TokenProvider
+from worker.salesforce.cometd import is_invalid_replay
+from worker.salesforce.stream import FoEventStream, StreamEvent, parse_event, probe_subscription
+
+from .conftest import FakeCometd, FakeSalesforce, auth_config, sf_config
+
+CHANNEL = "/event/FOStatusChangedEvent"
+FAST = RetryPolicy(attempts=1000, base_delay=0.01, max_delay=0.05)
+WAIT = 15.0  # generous bound for "eventually"; never asserted on
+
+
+class Cursor:
+    def __init__(self, value: int | None = None) -> None:
+        self.value = value
+        self.reads = 0
+
+    async def get_cursor(self, channel: str) -> int | None:
+        self.reads += 1
+        return self.value
+
+
+class Running:
+    """Drains events() into a queue in the background."""
+
+    def __init__(self, stream: FoEventStream) -> None:
+        self.stream = stream
+        self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self.task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        async for event in self.stream.events():
+            await self.queue.put(event)
+
+    async def next(self) -> StreamEvent:
+        return await asyncio.wait_for(self.queue.get(), WAIT)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def until(check: Any) -> None:
+    async with asyncio.timeout(WAIT):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def env(fake_cometd: tuple[FakeSalesforce, FakeCometd], session: aiohttp.ClientSession
+              ) -> AsyncIterator[tuple[FakeSalesforce, FakeCometd, TokenProvider]]:
+    fake_sf, cometd = fake_cometd
+    tokens = TokenProvider(sf_config(fake_sf.url), auth_config(), session)
+    yield fake_sf, cometd, tokens
+
+
+def make_stream(fake_sf: FakeSalesforce, tokens: TokenProvider, cursor: Cursor, **kw: Any) -> FoEventStream:
+    kw.setdefault("retry", FAST)
+    return FoEventStream(sf_config(fake_sf.url), tokens, cursor, **kw)
+
+
+async def test_receives_events_with_replay_extension(env) -> None:
+    """Handshake asks for replay, subscribe carries the store's cursor, and events arrive parsed."""
+    fake_sf, cometd, tokens = env
+    running = Running(make_stream(fake_sf, tokens, Cursor(None)))
+    try:
+        await until(lambda: running.stream.status.connected)
+        cometd.publish("0a3xx0000000001AAA")
+        event = await running.next()
+        assert (event.replay_id, event.fulfillment_order_id, event.new_status) == (100, "0a3xx0000000001AAA",
+                                                                                    "Allocated")
+        assert event.event_uuid == "uuid-100" and event.order_summary_id == "1Osxx0000000001AAA"
+        assert event.channel == CHANNEL and event.old_status == "Draft"
+        assert cometd.handshakes[0]["ext"]["replay"] is True
+        assert cometd.subscribes[0]["ext"]["replay"] == {CHANNEL: -1}
+        assert set(cometd.paths) == {"/cometd/62.0"}
+        assert cometd.auth_headers[0] == "Bearer 00Dxx!token-1"
+        assert running.stream.status.last_message_at is not None
+    finally:
+        await running.stop()
+
+
+async def test_resumes_from_stored_cursor(env) -> None:
+    """A stored replay id is sent in subscribe; only events after it are delivered."""
+    fake_sf, cometd, tokens = env
+    for n in range(3):
+        cometd.publish(f"FO{n}")
+    running = Running(make_stream(fake_sf, tokens, Cursor(100)))
+    try:
+        assert [(await running.next()).replay_id for _ in range(2)] == [101, 102]
+        assert cometd.subscribes[0]["ext"]["replay"] == {CHANNEL: 100}
+    finally:
+        await running.stop()
+
+
+async def test_unknown_client_rehandshakes_and_resubscribes_without_loss(env) -> None:
+    """After the server forgets the client (403::Unknown client) the stream re-handshakes, re-subscribes from
+    the stored cursor, skips already-yielded replays and delivers what was published meanwhile."""
+    fake_sf, cometd, tokens = env
+    cursor = Cursor(None)
+    running = Running(make_stream(fake_sf, tokens, cursor))
+    try:
+        await until(lambda: running.stream.status.connected)
+        cometd.publish("FO-a")
+        assert (await running.next()).replay_id == 100
+        cursor.value = 99  # the ingest committed less than was yielded: the replay repeats event 100
+        with structlog.testing.capture_logs() as logs:
+            cometd.drop_clients()
+            cometd.publish("FO-b")  # published while no client exists
+            event = await running.next()
+        assert event.replay_id == 101 and event.fulfillment_order_id == "FO-b"
+        assert len(cometd.handshakes) >= 2 and cometd.subscribes[-1]["ext"]["replay"] == {CHANNEL: 99}
+        assert running.stream.status.reconnects >= 1
+        assert any(e["event"] == "stream_reopened" and e["reason"] == "unknown_client" for e in logs)
+    finally:
+        await running.stop()
+
+
+async def test_reopens_when_library_iterator_fails(env) -> None:
+    """A transport failure (HTTP 500 on connect) ends the library's receive; the stream reopens and goes on."""
+    fake_sf, cometd, tokens = env
+    running = Running(make_stream(fake_sf, tokens, Cursor(None)))
+    try:
+        await until(lambda: running.stream.status.connected)
+        cometd.fail_connects = 1
+        await until(lambda: running.stream.status.reconnects >= 1 and running.stream.status.connected)
+        cometd.publish("FO-after")
+        assert (await running.next()).fulfillment_order_id == "FO-after"
+    finally:
+        await running.stop()
+
+
+async def test_watchdog_reopens_silent_stream(env) -> None:
+    """When the server stops answering for longer than keepalive_seconds the stream logs stream_silent,
+    reopens on a new client and still delivers events."""
+    fake_sf, cometd, tokens = env
+    running = Running(make_stream(fake_sf, tokens, Cursor(None), keepalive_seconds=0.3))
+    cometd.hold_seconds = 0.05
+    try:
+        await until(lambda: running.stream.status.connected)
+        with structlog.testing.capture_logs() as logs:
+            cometd.silence()
+            await until(lambda: running.stream.status.reconnects >= 1 and running.stream.status.connected)
+        assert any(e["event"] == "stream_silent" for e in logs)
+        cometd.publish("FO-after-silence")
+        assert (await running.next()).fulfillment_order_id == "FO-after-silence"
+    finally:
+        await running.stop()
+
+
+async def test_invalid_replay_calls_callback_then_resumes_at_new_events(env) -> None:
+    """400 invalid replayId -> on_invalid_replay() runs once, then the stream subscribes at -1 and streams."""
+    fake_sf, cometd, tokens = env
+    cometd.invalid_replays.add(42)
+    cursor = Cursor(42)
+    calls: list[int] = []
+
+    async def on_invalid() -> None:
+        calls.append(1)
+        cursor.value = None  # the app resets the cursor after reconciling
+
+    running = Running(make_stream(fake_sf, tokens, cursor, initial_replay=-2, on_invalid_replay=on_invalid))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await until(lambda: running.stream.status.connected)
+        assert calls == [1]
+        assert [s["ext"]["replay"][CHANNEL] for s in cometd.subscribes] == [42, -1]
+        assert any(e["event"] == "stream_invalid_replay" for e in logs)
+        cometd.publish("FO-new")
+        assert (await running.next()).fulfillment_order_id == "FO-new"
+    finally:
+        await running.stop()
+
+
+async def test_probe_subscription_succeeds_and_disconnects(env) -> None:
+    """probe_subscription handshakes, subscribes at -1 and disconnects (the live config check)."""
+    fake_sf, cometd, tokens = env
+    await probe_subscription(sf_config(fake_sf.url), tokens, CHANNEL)
+    assert cometd.subscribes[0]["ext"]["replay"] == {CHANNEL: -1} and cometd.clients == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [("400::The replayId {12} you provided was invalid. Please provide a valid ID, -2 to replay all events, "
+      "or -1 to replay only new events.", True),
+     ("400::The replayId {12} you provided was invalid.  Please provide a valid ID.", True),
+     ("400::The channel you requested to subscribe to doesn't exist {/event/X}", False),
+     ("403::Unknown client", False), (None, False)],
+)
+def test_invalid_replay_detection_tolerates_one_or_two_spaces(error: str | None, expected: bool) -> None:
+    """The invalid-replay error is recognised with one or two spaces after "invalid." and nothing else is."""
+    assert is_invalid_replay(error) is expected
+
+
+def test_parse_event_reads_replay_id_from_data_event() -> None:
+    """replayId comes from data.event (not the payload); messages without one are not events."""
+    payload = {"FulfillmentOrderId": "FO", "NewStatus": "Allocated"}
+    event = parse_event({"channel": CHANNEL, "data": {"event": {"replayId": 7, "EventUuid": "u"}, "payload": payload}})
+    assert event is not None and event.replay_id == 7 and event.event_uuid == "u" and event.old_status is None
+    assert parse_event({"channel": CHANNEL, "data": {"payload": {"replayId": 1}}}) is None
