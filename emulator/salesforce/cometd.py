@@ -263,19 +263,15 @@ def _as_int(value: object) -> int | None:
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` bytes."""
+    """The request body, or None when it is larger than ``limit`` bytes.
+
+    ``request.read()`` (not the raw stream) so a middleware that already read the body does not leave us an empty
+    one; aiohttp caches the bytes and caps them at the app's ``client_max_size``.
+    """
     if request.content_length is not None and request.content_length > limit:
         return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(65536)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    body = await request.read()
+    return None if len(body) > limit else body
 
 
 def add_cometd_routes(
