@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,9 @@ class NewJob:
     queue: str
     dedupe_key: str  # unique per queue: duplicates are dropped at insert (not an error)
     payload: dict[str, Any]
-    ordering_key: str | None = None  # jobs sharing a key (same queue) run strictly one at a time, oldest first
+    ordering_key: str | None = (
+        None  # jobs sharing a key (same queue) run strictly one at a time, oldest first
+    )
     event_uuid: str | None = None  # also unique per queue when set
 
 
@@ -56,29 +59,77 @@ class SaleRecord:
 
 
 class Store(Protocol):
-    async def migrate(self) -> int: ...
+    """Durable state. Every method commits before it returns; datetimes are timezone-aware UTC."""
+
+    async def migrate(self) -> int: ...  # forward migrations; idempotent; safe with replicas starting at once
     async def close(self) -> None: ...
-    async def ping(self) -> None: ...
+    async def ping(self) -> None: ...  # raises if the store is not writable
+
+    # replay cursor, one per channel: only moves forward, except reset_cursor
     async def get_cursor(self, channel: str) -> int | None: ...
     async def advance_cursor(self, channel: str, replay_id: int) -> None: ...
     async def reset_cursor(self, channel: str) -> None: ...
+
+    # queues. enqueue drops duplicates (dedupe_key, event_uuid: per queue) and advances ``cursor``
+    # (channel, replay_id) in the SAME transaction; returns how many jobs were inserted. ValueError for an
+    # unknown queue or a payload that is not JSON (NaN, Infinity, non-JSON types), before anything is written.
     async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int: ...
+
+    # due pending jobs and expired leases, oldest first; of an ordering key only its oldest live job, and only
+    # while no other job of the key holds a live lease; leases them (processing, attempts + 1)
     async def claim(self, queue: str, limit: int, *, worker_id: str, lease_seconds: float) -> list[Job]: ...
-    async def complete(self, job_ids: Sequence[int]) -> None: ...
-    async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None: ...
-    async def dead_letter(self, job_id: int, error: str) -> None: ...
-    async def release(self, job_ids: Sequence[int]) -> None: ...
+    async def complete(self, job_ids: Sequence[int]) -> None: ...  # done
+    async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None: ...  # pending later
+    async def dead_letter(self, job_id: int, error: str) -> None: ...  # dead; never blocks its ordering key
+    async def release(self, job_ids: Sequence[int]) -> None: ...  # processing -> pending now, attempts - 1
     async def get_job(self, job_id: int) -> Job | None: ...
     async def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[Job]: ...
-    async def requeue_dead(self, job_id: int) -> bool: ...
-    async def drop_dead(self, job_id: int) -> bool: ...
-    async def queue_counts(self) -> dict[str, dict[str, int]]: ...
-    async def purge_done(self, older_than_seconds: float) -> int: ...
+    async def requeue_dead(self, job_id: int) -> bool: ...  # dead -> pending, attempts 0; False if not dead
+    async def drop_dead(self, job_id: int) -> bool: ...  # delete a dead job; False if not dead
+    async def queue_counts(self) -> dict[str, dict[str, int]]: ...  # every QUEUES x STATES present, 0s too
+    async def purge_done(self, older_than_seconds: float) -> int: ...  # deletes done jobs; returns count
+
+    # import ledger (insert-if-absent: the first writer wins)
     async def ledger_get(self, fo_ids: Sequence[str]) -> dict[str, LedgerEntry]: ...
-    async def ledger_put(self, entry: LedgerEntry) -> bool: ...
+    async def ledger_put(self, entry: LedgerEntry) -> bool: ...  # False if the FO was already there
     async def ledger_set_status(self, fo_id: str, status: str) -> None: ...
     async def ledger_count(self) -> int: ...
+
+    # posted sales (insert-if-absent)
     async def sale_get(self, pos_order_id: str) -> SaleRecord | None: ...
     async def sale_put(self, record: SaleRecord) -> bool: ...
+
+    # small key/value settings
     async def meta_get(self, key: str) -> str | None: ...
     async def meta_set(self, key: str, value: str) -> None: ...
+
+
+STATES = ("pending", "processing", "done", "dead")
+
+
+def encode_json(value: dict[str, Any], what: str = "payload") -> str:
+    """JSON text for a payload; NaN/Infinity are refused (not JSON, and PostgreSQL jsonb rejects them)."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not storable as JSON: {exc}") from None
+
+
+def check_jobs(jobs: Sequence[NewJob]) -> list[str]:
+    """Validate new jobs before any write; returns their payloads as JSON text (same order)."""
+    texts: list[str] = []
+    for job in jobs:
+        if job.queue not in QUEUES:
+            raise ValueError(f"unknown queue {job.queue!r}; queues are {', '.join(QUEUES)}")
+        if not job.dedupe_key:
+            raise ValueError(f"job for queue {job.queue!r} has an empty dedupe_key")
+        texts.append(encode_json(job.payload, f"payload of {job.queue} job {job.dedupe_key!r}"))
+    return texts
+
+
+def fill_counts(found: Sequence[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """{queue: {state: n}} with every known queue and state present (zero when empty), so gauges drop to 0."""
+    counts: dict[str, dict[str, int]] = {queue: dict.fromkeys(STATES, 0) for queue in QUEUES}
+    for queue, state, n in found:
+        counts.setdefault(queue, dict.fromkeys(STATES, 0))[state] = int(n)
+    return counts

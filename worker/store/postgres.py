@@ -1,58 +1,124 @@
-"""PostgreSQL engine (asyncpg) for several replicas sharing one database.
+"""PostgreSQL engine (asyncpg pool) for several replicas sharing one database.
 
-Claims use ``FOR UPDATE SKIP LOCKED`` so replicas never take the same job; unique keys with ``ON CONFLICT DO
-NOTHING`` make duplicate deliveries (every replica may subscribe to the stream) harmless; the replay cursor only
-moves forward (``GREATEST``); migrations run under a transaction-scoped advisory lock.
+Unique keys with ``ON CONFLICT DO NOTHING`` make duplicate deliveries harmless (every replica may subscribe
+to the stream and receive the same event); the replay cursor only moves forward (``GREATEST``); migrations
+run under a transaction-scoped advisory lock, so replicas starting together migrate once, the others wait.
 
-Ordering keys under concurrency: a job is claimable only if no older job of its key is pending or processing.
-Two replicas could both see the oldest job of a key as claimable at once; the row lock (SKIP LOCKED) lets only
-one of them take it, and a newer job of the same key is never claimable while the older one exists, so per-key
-order holds without extra locks.
+Claims and ordering keys under concurrency (READ COMMITTED): one transaction of three statements.
+
+1. ``SELECT ... FOR UPDATE SKIP LOCKED`` picks candidates oldest first: due pending jobs or expired leases,
+   and for an ordering key only its oldest live job, with no other job of the key under a live lease. SKIP
+   LOCKED means two replicas never lock the same row, so a job is never handed out twice.
+2. For each ordering key among the candidates, ``pg_try_advisory_xact_lock(CLAIM_LOCK_CLASS,
+   hashtext(queue || key))``. A key whose lock another claimer holds is skipped this round (stays pending).
+3. ``UPDATE ... RETURNING`` leases the candidates, re-checking the ordering-key rule. This statement takes
+   a NEW snapshot, after the key locks were won: any other claim of the same key either committed before
+   (visible, so the re-check drops our candidate) or cannot commit a claim of that key until we commit.
+   Step 1 alone is not enough: its snapshot can predate a concurrent claim of another job of the same key
+   (e.g. an operator requeued an older dead job), and SKIP LOCKED protects the row, not the key.
+A hash collision between two keys only makes one of them wait a round; it never breaks the order.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from .base import Job, LedgerEntry, NewJob, SaleRecord
+from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts
 from .migrations import POSTGRES
+from .url import redact_url, scrub
 
-JOB_COLUMNS = ("id, queue, dedupe_key, ordering_key, payload::text, state, attempts, last_error, created_at, "
-               "updated_at, next_attempt_at")
-MIGRATION_LOCK = 7_304_211_963
+COLUMNS = ["id", "queue", "dedupe_key", "ordering_key", "payload::text", "state", "attempts", "last_error",
+           "created_at", "updated_at", "next_attempt_at"]
+JOB_COLUMNS = ", ".join(COLUMNS)
+MIGRATION_LOCK = 7_304_211_963  # pg_advisory_xact_lock(bigint): one-argument lock space
+CLAIM_LOCK_CLASS = 7_304_211  # pg_try_advisory_xact_lock(int, int): two-argument lock space, per key
+ENQUEUE_LOCK_CLASS = 7_304_212  # pg_advisory_xact_lock(int, int): per queue, serialises enqueues
+DEADLOCK_RETRIES = 3
+
+# A job of an ordering key is blocked by an OLDER live (pending/processing) job of its key, or by ANY other
+# job of its key holding a live lease. now() is the transaction start, the same in every statement.
+_KEY_FREE = """(j.ordering_key IS NULL OR NOT EXISTS (
+      SELECT 1 FROM jobs o
+       WHERE o.queue = j.queue AND o.ordering_key = j.ordering_key AND o.id <> j.id
+         AND o.state IN ('pending', 'processing')
+         AND (o.id < j.id OR (o.state = 'processing' AND o.lease_until >= now()))))"""
+CANDIDATES_SQL = f"""
+SELECT j.id, j.ordering_key FROM jobs j
+ WHERE j.queue = $1 AND j.state IN ('pending', 'processing')
+   AND ((j.state = 'pending' AND j.next_attempt_at <= now())
+        OR (j.state = 'processing' AND j.lease_until < now()))
+   AND {_KEY_FREE}
+ ORDER BY j.id LIMIT $2
+ FOR UPDATE OF j SKIP LOCKED"""
+KEY_LOCK_SQL = f"""
+SELECT k FROM unnest($2::text[]) AS k
+ WHERE pg_try_advisory_xact_lock({CLAIM_LOCK_CLASS}, hashtext($1::text || chr(31) || k))"""
+LEASE_SQL = f"""
+UPDATE jobs j SET state = 'processing', attempts = attempts + 1, claimed_by = $2, updated_at = now(),
+       lease_until = now() + make_interval(secs => $3)
+ WHERE j.id = ANY($1::bigint[]) AND {_KEY_FREE}
+RETURNING {", ".join("j." + c for c in COLUMNS)}"""
+CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES ($1, $2, now()) ON CONFLICT "
+              "(channel) DO UPDATE SET replay_id = GREATEST(cursors.replay_id, excluded.replay_id), "
+              "updated_at = now()")
+ENQUEUE_SQL = """
+INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload)
+SELECT q, d, o, e, p::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+       WITH ORDINALITY AS t(q, d, o, e, p, n)
+ ORDER BY n
+ON CONFLICT DO NOTHING RETURNING id"""
+META_SQL = ("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
+            "SET value = excluded.value")
 
 
 def _job(row: Any) -> Job:
-    return Job(id=int(row[0]), queue=row[1], dedupe_key=row[2], ordering_key=row[3], payload=json.loads(row[4]),
-               state=row[5], attempts=int(row[6]), last_error=row[7], created_at=row[8], updated_at=row[9],
-               next_attempt_at=row[10])
+    return Job(id=int(row[0]), queue=row[1], dedupe_key=row[2], ordering_key=row[3],
+               payload=json.loads(row[4]), state=row[5], attempts=int(row[6]), last_error=row[7],
+               created_at=row[8], updated_at=row[9], next_attempt_at=row[10])
+
+
+def _affected(status: str) -> int:
+    """Row count from a command tag such as ``UPDATE 3`` or ``INSERT 0 1``."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 class PostgresStore:
-    def __init__(self, dsn: str, *, schema: str | None = None) -> None:
-        self.dsn, self.schema = dsn, schema
+    def __init__(self, dsn: str, *, schema: str | None = None, max_size: int = 10) -> None:
+        self.dsn, self.schema, self.max_size = dsn, schema, max_size
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> PostgresStore:
         settings = {"search_path": self.schema} if self.schema else None
-        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=10, server_settings=settings)
+        try:
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.max_size,
+                                                   server_settings=settings, command_timeout=60)
+        except Exception as exc:  # the driver's text may quote the DSN: scrub the password out
+            raise ConnectionError(f"cannot open PostgreSQL store {redact_url(self.dsn)!r}: "
+                                  f"{type(exc).__name__}: {scrub(str(exc), self.dsn)}") from None
         return self
 
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise RuntimeError("store is not open")
+            raise RuntimeError("PostgreSQL store is not open")
         return self._pool
 
     async def migrate(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            if self.schema and not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                                                       self.schema):
+                await conn.execute(f'CREATE SCHEMA "{self.schema}"')  # identifier checked in url.py
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+            if current > len(POSTGRES):
+                raise RuntimeError(f"PostgreSQL store has schema version {current}, newer than this worker "
+                                   f"knows ({len(POSTGRES)}); upgrade the worker")
             for version, statements in enumerate(POSTGRES[current:], start=current + 1):
                 for sql in statements:
                     await conn.execute(sql)
@@ -61,56 +127,59 @@ class PostgresStore:
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            await pool.close()
 
     async def ping(self) -> None:
-        await self.pool.execute("INSERT INTO meta (key, value) VALUES ('ping', now()::text) "
-                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        await self.pool.execute(META_SQL, "ping", datetime.now(UTC).isoformat())
 
+    # -- replay cursor -------------------------------------------------------------------------------
     async def get_cursor(self, channel: str) -> int | None:
         value = await self.pool.fetchval("SELECT replay_id FROM cursors WHERE channel = $1", channel)
         return int(value) if value is not None else None
 
-    _CURSOR = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES ($1, $2, now()) ON CONFLICT (channel) "
-               "DO UPDATE SET replay_id = GREATEST(cursors.replay_id, excluded.replay_id), updated_at = now()")
-
     async def advance_cursor(self, channel: str, replay_id: int) -> None:
-        await self.pool.execute(self._CURSOR, channel, replay_id)
+        await self.pool.execute(CURSOR_SQL, channel, replay_id)
 
     async def reset_cursor(self, channel: str) -> None:
         await self.pool.execute("DELETE FROM cursors WHERE channel = $1", channel)
 
+    # -- queues --------------------------------------------------------------------------------------
     async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int:
-        inserted = 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            if jobs:
-                rows = await conn.fetch(
-                    """INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload)
-                       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-                       ON CONFLICT DO NOTHING RETURNING id""",
-                    [j.queue for j in jobs], [j.dedupe_key for j in jobs], [j.ordering_key for j in jobs],
-                    [j.event_uuid for j in jobs], [json.dumps(j.payload) for j in jobs])
-                inserted = len(rows)
-            if cursor is not None:
-                await conn.execute(self._CURSOR, *cursor)
-        return inserted
+        texts = check_jobs(jobs)
+        if not jobs and cursor is None:
+            return 0
+        columns = ([j.queue for j in jobs], [j.dedupe_key for j in jobs], [j.ordering_key for j in jobs],
+                   [j.event_uuid for j in jobs], texts)
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    # Replicas inserting the same keys in different orders would wait on each other's
+                    # uncommitted unique-index entries and deadlock (ids must follow the given order, so the
+                    # rows cannot be sorted instead); one short lock per queue, in sorted order, prevents it.
+                    for queue in sorted({j.queue for j in jobs}):
+                        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                                           ENQUEUE_LOCK_CLASS, queue)
+                    # ids follow the given order (WITH ORDINALITY), so ordering keys keep arrival order
+                    inserted = len(await conn.fetch(ENQUEUE_SQL, *columns)) if jobs else 0
+                    if cursor is not None:
+                        await conn.execute(CURSOR_SQL, cursor[0], cursor[1])
+                return inserted
+            except asyncpg.DeadlockDetectedError:
+                # not expected (see the lock above); the victim rolled back entirely, so a rerun is exact
+                if attempt == DEADLOCK_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def claim(self, queue: str, limit: int, *, worker_id: str, lease_seconds: float) -> list[Job]:
-        rows = await self.pool.fetch(
-            f"""WITH picked AS (
-                  SELECT id FROM jobs j WHERE queue = $1
-                    AND ((state = 'pending' AND next_attempt_at <= now())
-                         OR (state = 'processing' AND lease_until < now()))
-                    AND (ordering_key IS NULL OR NOT EXISTS (
-                         SELECT 1 FROM jobs o WHERE o.queue = j.queue AND o.ordering_key = j.ordering_key
-                           AND o.id < j.id AND o.state IN ('pending', 'processing')))
-                  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-                UPDATE jobs SET state = 'processing', attempts = attempts + 1, claimed_by = $3, updated_at = now(),
-                       lease_until = now() + make_interval(secs => $4)
-                FROM picked WHERE jobs.id = picked.id
-                RETURNING {", ".join("jobs." + c.strip() for c in JOB_COLUMNS.split(","))}""",
-            queue, limit, worker_id, lease_seconds)
+        if limit <= 0:
+            return []
+        async with self.pool.acquire() as conn, conn.transaction():
+            candidates = await conn.fetch(CANDIDATES_SQL, queue, limit)
+            keys = sorted({row[1] for row in candidates if row[1] is not None})
+            won = {row[0] for row in await conn.fetch(KEY_LOCK_SQL, queue, keys)} if keys else set()
+            ids = [int(row[0]) for row in candidates if row[1] is None or row[1] in won]
+            rows = await conn.fetch(LEASE_SQL, ids, worker_id, float(lease_seconds)) if ids else []
         return sorted((_job(r) for r in rows), key=lambda job: job.id)
 
     async def complete(self, job_ids: Sequence[int]) -> None:
@@ -121,7 +190,7 @@ class PostgresStore:
     async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None:
         await self.pool.execute("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = $2, "
                                 "updated_at = now(), next_attempt_at = now() + make_interval(secs => $3) "
-                                "WHERE id = $1", job_id, error, delay_seconds)
+                                "WHERE id = $1", job_id, error, float(delay_seconds))
 
     async def dead_letter(self, job_id: int, error: str) -> None:
         await self.pool.execute("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = $2, "
@@ -129,8 +198,9 @@ class PostgresStore:
 
     async def release(self, job_ids: Sequence[int]) -> None:
         if job_ids:
-            await self.pool.execute("UPDATE jobs SET state = 'pending', attempts = GREATEST(attempts - 1, 0), "
-                                    "lease_until = NULL, updated_at = now(), next_attempt_at = now() "
+            await self.pool.execute("UPDATE jobs SET state = 'pending', "
+                                    "attempts = GREATEST(attempts - 1, 0), lease_until = NULL, "
+                                    "updated_at = now(), next_attempt_at = now() "
                                     "WHERE id = ANY($1::bigint[]) AND state = 'processing'", list(job_ids))
 
     async def get_job(self, job_id: int) -> Job | None:
@@ -143,36 +213,38 @@ class PostgresStore:
         return [_job(r) for r in rows]
 
     async def requeue_dead(self, job_id: int) -> bool:
-        status = await self.pool.execute("UPDATE jobs SET state = 'pending', attempts = 0, updated_at = now(), "
-                                         "next_attempt_at = now() WHERE id = $1 AND state = 'dead'", job_id)
-        return str(status).endswith(" 1")
+        status = await self.pool.execute("UPDATE jobs SET state = 'pending', attempts = 0, "
+                                         "lease_until = NULL, updated_at = now(), next_attempt_at = now() "
+                                         "WHERE id = $1 AND state = 'dead'", job_id)
+        return _affected(status) > 0
 
     async def drop_dead(self, job_id: int) -> bool:
         status = await self.pool.execute("DELETE FROM jobs WHERE id = $1 AND state = 'dead'", job_id)
-        return str(status).endswith(" 1")
+        return _affected(status) > 0
 
     async def queue_counts(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for row in await self.pool.fetch("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"):
-            result.setdefault(row[0], {})[row[1]] = int(row[2])
-        return result
+        rows = await self.pool.fetch("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state")
+        return fill_counts([(r[0], r[1], int(r[2])) for r in rows])
 
     async def purge_done(self, older_than_seconds: float) -> int:
         status = await self.pool.execute("DELETE FROM jobs WHERE state = 'done' AND updated_at < now() - "
-                                         "make_interval(secs => $1)", older_than_seconds)
-        return int(str(status).split()[-1])
+                                         "make_interval(secs => $1)", float(older_than_seconds))
+        return _affected(status)
 
+    # -- ledger, sales, meta -------------------------------------------------------------------------
     async def ledger_get(self, fo_ids: Sequence[str]) -> dict[str, LedgerEntry]:
-        rows = await self.pool.fetch("SELECT fo_id, pos_order_id, line_ids::text, status, imported_at FROM ledger "
-                                     "WHERE fo_id = ANY($1::text[])", list(fo_ids))
+        rows = await self.pool.fetch("SELECT fo_id, pos_order_id, line_ids::text, status, imported_at "
+                                     "FROM ledger WHERE fo_id = ANY($1::text[])", list(fo_ids))
         return {r[0]: LedgerEntry(fo_id=r[0], pos_order_id=r[1], line_ids=json.loads(r[2]), status=r[3],
                                   imported_at=r[4]) for r in rows}
 
     async def ledger_put(self, entry: LedgerEntry) -> bool:
-        status = await self.pool.execute("INSERT INTO ledger (fo_id, pos_order_id, line_ids, status) VALUES "
-                                         "($1, $2, $3::jsonb, $4) ON CONFLICT DO NOTHING", entry.fo_id,
-                                         entry.pos_order_id, json.dumps(entry.line_ids), entry.status)
-        return str(status).endswith(" 1")
+        status = await self.pool.execute(
+            "INSERT INTO ledger (fo_id, pos_order_id, line_ids, status, imported_at) "
+            "VALUES ($1, $2, $3::jsonb, $4, $5) ON CONFLICT DO NOTHING",
+            entry.fo_id, entry.pos_order_id, encode_json(entry.line_ids, "line_ids"), entry.status,
+            entry.imported_at or datetime.now(UTC))
+        return _affected(status) > 0
 
     async def ledger_set_status(self, fo_id: str, status: str) -> None:
         await self.pool.execute("UPDATE ledger SET status = $2 WHERE fo_id = $1", fo_id, status)
@@ -181,22 +253,23 @@ class PostgresStore:
         return int(await self.pool.fetchval("SELECT count(*) FROM ledger"))
 
     async def sale_get(self, pos_order_id: str) -> SaleRecord | None:
-        row = await self.pool.fetchrow("SELECT pos_order_id, order_id, order_summary_id, extra::text FROM sales "
-                                       "WHERE pos_order_id = $1", pos_order_id)
+        row = await self.pool.fetchrow("SELECT pos_order_id, order_id, order_summary_id, extra::text "
+                                       "FROM sales WHERE pos_order_id = $1", pos_order_id)
         if row is None:
             return None
-        return SaleRecord(pos_order_id=row[0], order_id=row[1], order_summary_id=row[2], extra=json.loads(row[3]))
+        return SaleRecord(pos_order_id=row[0], order_id=row[1], order_summary_id=row[2],
+                          extra=json.loads(row[3]))
 
     async def sale_put(self, record: SaleRecord) -> bool:
-        status = await self.pool.execute("INSERT INTO sales (pos_order_id, order_id, order_summary_id, extra) VALUES "
-                                         "($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING", record.pos_order_id,
-                                         record.order_id, record.order_summary_id, json.dumps(record.extra))
-        return str(status).endswith(" 1")
+        status = await self.pool.execute(
+            "INSERT INTO sales (pos_order_id, order_id, order_summary_id, extra) "
+            "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+            record.pos_order_id, record.order_id, record.order_summary_id, encode_json(record.extra, "extra"))
+        return _affected(status) > 0
 
     async def meta_get(self, key: str) -> str | None:
         value = await self.pool.fetchval("SELECT value FROM meta WHERE key = $1", key)
         return str(value) if value is not None else None
 
     async def meta_set(self, key: str, value: str) -> None:
-        await self.pool.execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
-                                "value = excluded.value", key, value)
+        await self.pool.execute(META_SQL, key, value)

@@ -1,7 +1,11 @@
 """SQLite engine (WAL, one replica): one connection, operations serialised by an asyncio.Lock.
 
-``synchronous=FULL``: a commit is on disk before the call returns, so "answered 200" and "advanced the replay
-cursor" survive power loss, not only a killed process.
+Durability: ``synchronous=FULL``. In WAL mode ``NORMAL`` already survives a killed process, but a power
+loss could drop the last commits; with ``FULL`` a commit is on disk before the call returns, so "answered
+200 to the webhook" and "advanced the replay cursor" also survive power loss. Every write runs in ``BEGIN
+IMMEDIATE`` (the write lock is taken before the first read, so a claim's read-then-update never interleaves
+with another writer, even another process on the same file) and is shielded from cancellation: a caller
+cancelled mid-way (SIGTERM) never leaves a transaction half-open or a COMMIT whose outcome is unknown.
 """
 
 from __future__ import annotations
@@ -9,17 +13,48 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from .base import Job, LedgerEntry, NewJob, SaleRecord
+from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts
 from .migrations import SQLITE
 
-JOB_COLUMNS = ("id, queue, dedupe_key, ordering_key, payload, state, attempts, last_error, created_at, updated_at, "
-               "next_attempt_at")
+T = TypeVar("T")
+Db = aiosqlite.Connection
+JOB_COLUMNS = ("id, queue, dedupe_key, ordering_key, payload, state, attempts, last_error, created_at, "
+               "updated_at, next_attempt_at")
+CHUNK = 500  # bound on "?" placeholders per IN (...) list
+
+# One statement: pick the claimable jobs oldest first and lease them. A job of an ordering key is claimable
+# only when no OLDER job of its key is still pending/processing (so only the oldest live job of a key
+# qualifies, and two jobs of one key are never picked together) and no OTHER job of its key holds a live
+# lease (e.g. a newer job leased while an older dead one was requeued). Done and dead jobs never block.
+CLAIM_SQL = f"""
+UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_until = :lease, claimed_by = :worker,
+       updated_at = :now
+ WHERE id IN (
+   SELECT id FROM jobs j
+    WHERE queue = :queue AND state IN ('pending', 'processing')
+      AND ((state = 'pending' AND next_attempt_at <= :now) OR (state = 'processing' AND lease_until < :now))
+      AND (ordering_key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM jobs o
+            WHERE o.queue = j.queue AND o.ordering_key = j.ordering_key AND o.id <> j.id
+              AND o.state IN ('pending', 'processing')
+              AND (o.id < j.id OR (o.state = 'processing' AND o.lease_until >= :now))))
+    ORDER BY id LIMIT :limit)
+RETURNING {JOB_COLUMNS}"""
+
+CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES (?, ?, ?) ON CONFLICT (channel) "
+              "DO UPDATE SET replay_id = max(replay_id, excluded.replay_id), "
+              "updated_at = excluded.updated_at")
+ENQUEUE_SQL = ("INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload, created_at, "
+               "updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+META_SQL = ("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+            "SET value = excluded.value")
 
 
 def _dt(value: float | None) -> datetime:
@@ -27,219 +62,233 @@ def _dt(value: float | None) -> datetime:
 
 
 def _job(row: Sequence[Any]) -> Job:
-    return Job(id=int(row[0]), queue=row[1], dedupe_key=row[2], ordering_key=row[3], payload=json.loads(row[4]),
-               state=row[5], attempts=int(row[6]), last_error=row[7], created_at=_dt(row[8]),
-               updated_at=_dt(row[9]), next_attempt_at=_dt(row[10]))
+    return Job(id=int(row[0]), queue=row[1], dedupe_key=row[2], ordering_key=row[3],
+               payload=json.loads(row[4]), state=row[5], attempts=int(row[6]), last_error=row[7],
+               created_at=_dt(row[8]), updated_at=_dt(row[9]), next_attempt_at=_dt(row[10]))
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db: aiosqlite.Connection | None = None
+        self._db: Db | None = None
         self._lock = asyncio.Lock()
+        self._inflight: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> SqliteStore:
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "foreign_keys=ON"):
-            await self._db.execute(f"PRAGMA {pragma}")
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # once, at start
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000"):
+                await self._db.execute(f"PRAGMA {pragma}")
+        except Exception as exc:
+            await self.close()
+            raise RuntimeError(f"cannot open SQLite store {self.path!r}: {exc}") from exc
         return self
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> Db:
         if self._db is None:
-            raise RuntimeError("store is not open")
+            raise RuntimeError("SQLite store is not open")
         return self._db
 
-    async def _tx(self, statements: list[tuple[str, Sequence[Any]]]) -> list[int]:
-        """Run statements in one IMMEDIATE transaction; returns rowcounts."""
-        counts: list[int] = []
+    # -- plumbing ------------------------------------------------------------------------------------
+    async def _locked(self, fn: Callable[[Db], Awaitable[T]], write: bool) -> T:
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
+            db = self.db
+            if not write:
+                return await fn(db)
+            await db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, params in statements:
-                    cursor = await self.db.execute(sql, params)
-                    counts.append(cursor.rowcount)
-                await self.db.execute("COMMIT")
+                result = await fn(db)
+                await db.execute("COMMIT")
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                if db.in_transaction:
+                    try:
+                        await db.execute("ROLLBACK")
+                    except Exception:  # the original error is the one worth reporting
+                        pass
                 raise
-        return counts
+            return result
+
+    async def _run(self, fn: Callable[[Db], Awaitable[T]], *, write: bool = True) -> T:
+        """Run ``fn`` under the lock (in a transaction if ``write``), shielded from caller cancellation."""
+        task = asyncio.ensure_future(self._locked(fn, write))
+        self._inflight.add(task)
+        task.add_done_callback(self._settled)
+        return await asyncio.shield(task)
+
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a cancelled caller never will
+
+    async def _rowcount(self, sql: str, params: Sequence[Any]) -> int:
+        async def go(db: Db) -> int:
+            return (await db.execute(sql, params)).rowcount
+
+        return await self._run(go)
 
     async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._lock:
-            cursor = await self.db.execute(sql, params)
-            return list(await cursor.fetchall())
+        async def go(db: Db) -> list[Any]:
+            return list(await (await db.execute(sql, params)).fetchall())
 
+        return await self._run(go, write=False)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
     async def migrate(self) -> int:
-        async with self._lock:
-            await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            rows = list(await (await self.db.execute("SELECT max(version) FROM schema_version")).fetchall())
-            current = int(rows[0][0] or 0)
+        async def go(db: Db) -> int:
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = await (await db.execute("SELECT max(version) FROM schema_version")).fetchone()
+            current = int(row[0] or 0) if row else 0
+            if current > len(SQLITE):
+                raise RuntimeError(f"SQLite store {self.path!r} has schema version {current}, newer than "
+                                   f"this worker knows ({len(SQLITE)}); upgrade the worker")
             for version, statements in enumerate(SQLITE[current:], start=current + 1):
-                await self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    for sql in statements:
-                        await self.db.execute(sql)
-                    await self.db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-                    await self.db.execute("COMMIT")
-                except BaseException:
-                    await self.db.execute("ROLLBACK")
-                    raise
+                for sql in statements:
+                    await db.execute(sql)
+                await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             return len(SQLITE)
 
+        return await self._run(go)  # one IMMEDIATE transaction: all pending versions or none
+
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        async with self._lock:
+            if self._db is not None:
+                db, self._db = self._db, None
+                await db.close()
 
     async def ping(self) -> None:
-        await self._tx([("INSERT INTO meta (key, value) VALUES ('ping', ?) ON CONFLICT (key) DO UPDATE SET "
-                         "value = excluded.value", (str(time.time()),))])
+        await self._rowcount(META_SQL, ("ping", str(time.time())))
 
-    # -- replay cursor ------------------------------------------------------------------------------------
+    # -- replay cursor -------------------------------------------------------------------------------
     async def get_cursor(self, channel: str) -> int | None:
         rows = await self._fetch("SELECT replay_id FROM cursors WHERE channel = ?", (channel,))
         return int(rows[0][0]) if rows else None
 
-    @staticmethod
-    def _cursor_sql(channel: str, replay_id: int) -> tuple[str, Sequence[Any]]:
-        return ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES (?, ?, ?) ON CONFLICT (channel) DO "
-                "UPDATE SET replay_id = max(replay_id, excluded.replay_id), updated_at = excluded.updated_at",
-                (channel, replay_id, time.time()))
-
     async def advance_cursor(self, channel: str, replay_id: int) -> None:
-        await self._tx([self._cursor_sql(channel, replay_id)])
+        await self._rowcount(CURSOR_SQL, (channel, replay_id, time.time()))
 
     async def reset_cursor(self, channel: str) -> None:
-        await self._tx([("DELETE FROM cursors WHERE channel = ?", (channel,))])
+        await self._rowcount("DELETE FROM cursors WHERE channel = ?", (channel,))
 
-    # -- queues ------------------------------------------------------------------------------------------
+    # -- queues --------------------------------------------------------------------------------------
     async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int:
-        now = time.time()
-        statements: list[tuple[str, Sequence[Any]]] = [
-            ("INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload, created_at, updated_at, "
-             "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-             (j.queue, j.dedupe_key, j.ordering_key, j.event_uuid, json.dumps(j.payload), now, now, now))
-            for j in jobs
-        ]
-        if cursor is not None:
-            statements.append(self._cursor_sql(*cursor))
-        if not statements:
+        texts = check_jobs(jobs)
+        if not jobs and cursor is None:
             return 0
-        counts = await self._tx(statements)
-        return sum(max(c, 0) for c in counts[: len(jobs)])
+        now = time.time()
+        rows = [(j.queue, j.dedupe_key, j.ordering_key, j.event_uuid, text, now, now, now)
+                for j, text in zip(jobs, texts, strict=True)]
+
+        async def go(db: Db) -> int:
+            # executemany sums the rows actually inserted; ON CONFLICT DO NOTHING drops duplicates
+            inserted = (await db.executemany(ENQUEUE_SQL, rows)).rowcount if rows else 0
+            if cursor is not None:
+                await db.execute(CURSOR_SQL, (cursor[0], cursor[1], now))
+            return max(inserted, 0)
+
+        return await self._run(go)
 
     async def claim(self, queue: str, limit: int, *, worker_id: str, lease_seconds: float) -> list[Job]:
+        if limit <= 0:
+            return []
         now = time.time()
-        async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await self.db.execute(
-                    """SELECT id FROM jobs j WHERE queue = ?
-                         AND ((state = 'pending' AND next_attempt_at <= ?)
-                              OR (state = 'processing' AND lease_until < ?))
-                         AND (ordering_key IS NULL OR NOT EXISTS (
-                              SELECT 1 FROM jobs o WHERE o.queue = j.queue AND o.ordering_key = j.ordering_key
-                                AND o.id < j.id AND o.state IN ('pending', 'processing')))
-                       ORDER BY id LIMIT ?""",
-                    (queue, now, now, limit),
-                )
-                ids = [int(r[0]) for r in await cursor.fetchall()]
-                rows: list[Any] = []
-                if ids:
-                    marks = ",".join("?" * len(ids))
-                    await self.db.execute(
-                        f"UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_until = ?, "
-                        f"claimed_by = ?, updated_at = ? WHERE id IN ({marks})",
-                        (now + lease_seconds, worker_id, now, *ids))
-                    cursor = await self.db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks}) ORDER BY id",
-                                                   ids)
-                    rows = list(await cursor.fetchall())
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-        return [_job(r) for r in rows]
+        params = {"queue": queue, "now": now, "lease": now + lease_seconds, "worker": worker_id,
+                  "limit": limit}
+
+        async def go(db: Db) -> list[Job]:
+            rows = await (await db.execute(CLAIM_SQL, params)).fetchall()
+            return sorted((_job(r) for r in rows), key=lambda job: job.id)
+
+        return await self._run(go)
+
+    async def _by_ids(self, sql: str, head: Sequence[Any], job_ids: Sequence[int]) -> int:
+        ids = list(job_ids)
+
+        async def go(db: Db) -> int:
+            total = 0
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                total += (await db.execute(sql.format(marks=_marks(len(chunk))), (*head, *chunk))).rowcount
+            return total
+
+        return await self._run(go) if ids else 0
 
     async def complete(self, job_ids: Sequence[int]) -> None:
-        if job_ids:
-            marks = ",".join("?" * len(job_ids))
-            await self._tx([(f"UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? "
-                             f"WHERE id IN ({marks})", (time.time(), *job_ids))])
+        await self._by_ids("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? "
+                           "WHERE id IN ({marks})", (time.time(),), job_ids)
 
     async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None:
         now = time.time()
-        await self._tx([("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = ?, updated_at = ?, "
-                         "next_attempt_at = ? WHERE id = ?", (error, now, now + delay_seconds, job_id))])
+        await self._rowcount("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = ?, "
+                             "updated_at = ?, next_attempt_at = ? WHERE id = ?",
+                             (error, now, now + delay_seconds, job_id))
 
     async def dead_letter(self, job_id: int, error: str) -> None:
-        await self._tx([("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ? "
-                         "WHERE id = ?", (error, time.time(), job_id))])
+        await self._rowcount("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, "
+                             "updated_at = ? WHERE id = ?", (error, time.time(), job_id))
 
     async def release(self, job_ids: Sequence[int]) -> None:
-        if job_ids:
-            now = time.time()
-            marks = ",".join("?" * len(job_ids))
-            await self._tx([(f"UPDATE jobs SET state = 'pending', attempts = max(attempts - 1, 0), lease_until = NULL, "
-                             f"updated_at = ?, next_attempt_at = ? WHERE id IN ({marks}) AND state = 'processing'",
-                             (now, now, *job_ids))])
+        now = time.time()
+        await self._by_ids("UPDATE jobs SET state = 'pending', attempts = max(attempts - 1, 0), "
+                           "lease_until = NULL, updated_at = ?, next_attempt_at = ? "
+                           "WHERE id IN ({marks}) AND state = 'processing'", (now, now), job_ids)
 
     async def get_job(self, job_id: int) -> Job | None:
         rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
     async def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[Job]:
-        if queue:
-            rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'dead' AND queue = ? "
-                                     "ORDER BY id LIMIT ?", (queue, limit))
-        else:
-            rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY id LIMIT ?",
-                                     (limit,))
+        rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'dead' "
+                                 "AND (? IS NULL OR queue = ?) ORDER BY id LIMIT ?", (queue, queue, limit))
         return [_job(r) for r in rows]
 
     async def requeue_dead(self, job_id: int) -> bool:
         now = time.time()
-        counts = await self._tx([("UPDATE jobs SET state = 'pending', attempts = 0, updated_at = ?, "
-                                  "next_attempt_at = ? WHERE id = ? AND state = 'dead'", (now, now, job_id))])
-        return counts[0] > 0
+        return await self._rowcount("UPDATE jobs SET state = 'pending', attempts = 0, lease_until = NULL, "
+                                    "updated_at = ?, next_attempt_at = ? WHERE id = ? AND state = 'dead'",
+                                    (now, now, job_id)) > 0
 
     async def drop_dead(self, job_id: int) -> bool:
-        counts = await self._tx([("DELETE FROM jobs WHERE id = ? AND state = 'dead'", (job_id,))])
-        return counts[0] > 0
+        return await self._rowcount("DELETE FROM jobs WHERE id = ? AND state = 'dead'", (job_id,)) > 0
 
     async def queue_counts(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for queue, state, count in await self._fetch("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"):
-            result.setdefault(queue, {})[state] = int(count)
-        return result
+        return fill_counts(await self._fetch("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"))
 
     async def purge_done(self, older_than_seconds: float) -> int:
-        counts = await self._tx([("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?",
-                                  (time.time() - older_than_seconds,))])
-        return counts[0]
+        return await self._rowcount("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?",
+                                    (time.time() - older_than_seconds,))
 
-    # -- ledger, sales, meta ------------------------------------------------------------------------------
+    # -- ledger, sales, meta -------------------------------------------------------------------------
     async def ledger_get(self, fo_ids: Sequence[str]) -> dict[str, LedgerEntry]:
         result: dict[str, LedgerEntry] = {}
-        ids = list(fo_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in await self._fetch("SELECT fo_id, pos_order_id, line_ids, status, imported_at FROM ledger "
-                                         f"WHERE fo_id IN ({marks})", chunk):
+        ids = list(dict.fromkeys(fo_ids))
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            rows = await self._fetch("SELECT fo_id, pos_order_id, line_ids, status, imported_at FROM ledger "
+                                     f"WHERE fo_id IN ({_marks(len(chunk))})", chunk)
+            for row in rows:
                 result[row[0]] = LedgerEntry(fo_id=row[0], pos_order_id=row[1], line_ids=json.loads(row[2]),
                                              status=row[3], imported_at=_dt(row[4]))
         return result
 
     async def ledger_put(self, entry: LedgerEntry) -> bool:
-        counts = await self._tx([("INSERT INTO ledger (fo_id, pos_order_id, line_ids, status, imported_at) "
-                                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                  (entry.fo_id, entry.pos_order_id, json.dumps(entry.line_ids), entry.status,
-                                   time.time()))])
-        return counts[0] > 0
+        imported = entry.imported_at.timestamp() if entry.imported_at else time.time()
+        line_ids = encode_json(entry.line_ids, "line_ids")
+        return await self._rowcount(
+            "INSERT INTO ledger (fo_id, pos_order_id, line_ids, status, imported_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (entry.fo_id, entry.pos_order_id, line_ids, entry.status, imported)) > 0
 
     async def ledger_set_status(self, fo_id: str, status: str) -> None:
-        await self._tx([("UPDATE ledger SET status = ? WHERE fo_id = ?", (status, fo_id))])
+        await self._rowcount("UPDATE ledger SET status = ? WHERE fo_id = ?", (status, fo_id))
 
     async def ledger_count(self) -> int:
         rows = await self._fetch("SELECT count(*) FROM ledger")
@@ -254,16 +303,15 @@ class SqliteStore:
                           extra=json.loads(rows[0][3]))
 
     async def sale_put(self, record: SaleRecord) -> bool:
-        counts = await self._tx([("INSERT INTO sales (pos_order_id, order_id, order_summary_id, extra, posted_at) "
-                                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                  (record.pos_order_id, record.order_id, record.order_summary_id,
-                                   json.dumps(record.extra), time.time()))])
-        return counts[0] > 0
+        extra = encode_json(record.extra, "extra")
+        return await self._rowcount(
+            "INSERT INTO sales (pos_order_id, order_id, order_summary_id, extra, posted_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (record.pos_order_id, record.order_id, record.order_summary_id, extra, time.time())) > 0
 
     async def meta_get(self, key: str) -> str | None:
         rows = await self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
     async def meta_set(self, key: str, value: str) -> None:
-        await self._tx([("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                         "value = excluded.value", (key, value))])
+        await self._rowcount(META_SQL, (key, value))
