@@ -1,0 +1,157 @@
+"""SOQL builders for the fulfillment import (one query per batch) and the reconciliation gap sweep (pure).
+
+Field names are the ones salesforce-wire.md §5.2/§5.3 lists. The child relationship names of the tax and
+adjustment children are UNCONFIRMED in the reference (only ``FulfillmentOrderLineItems`` is observed); they
+are module constants so a describe result can correct them in one place. Ids are escaped with
+``simple_salesforce``'s ``format_soql``; ``FilterQuery`` is spliced in parentheses as configured (it is
+checked at config load by :mod:`worker.soql_check`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from simple_salesforce.format import format_soql
+
+from worker.config import OmsCustomField
+
+LINES_RELATIONSHIP = "FulfillmentOrderLineItems"
+TAXES_RELATIONSHIP = "FulfillmentOrderItemTaxes"  # UNCONFIRMED child relationship name
+ADJUSTMENTS_RELATIONSHIP = "FulfillmentOrderItemAdjustments"  # UNCONFIRMED child relationship name
+
+FO_FIELDS: tuple[str, ...] = (
+    "Id",
+    "FulfillmentOrderNumber",
+    "Status",
+    "StatusCategory",
+    "Type",
+    "TypeCategory",
+    "OrderSummaryId",
+    "OrderId",
+    "AccountId",
+    "FulfilledFromLocationId",
+    "DeliveryMethodId",
+    "FulfilledToName",
+    "FulfilledToEmailAddress",
+    "FulfilledToPhone",
+    "FulfilledToStreet",
+    "FulfilledToCity",
+    "FulfilledToState",
+    "FulfilledToPostalCode",
+    "FulfilledToCountry",
+    "TotalAmount",
+    "TotalTaxAmount",
+    "GrandTotalAmount",
+    "TotalProductAmount",
+    "TotalDeliveryAmount",
+    "TotalAdjustmentAmount",
+    "CreatedDate",
+    "LastModifiedDate",
+)
+PARENT_FIELDS: tuple[str, ...] = (
+    "DeliveryMethod.Name",
+    "OrderSummary.OrderNumber",
+    "OrderSummary.BillingEmailAddress",
+    "OrderSummary.BillingPhoneNumber",
+)
+FOLI_FIELDS: tuple[str, ...] = (
+    "Id",
+    "FulfillmentOrderLineItemNumber",
+    "Quantity",
+    "OriginalQuantity",
+    "UnitPrice",
+    "TotalLineAmount",
+    "TotalPrice",
+    "TotalTaxAmount",
+    "TotalAdjustmentAmount",
+    "TotalAmount",
+    "Type",
+    "TypeCode",
+    "Description",
+    "OrderItemSummaryId",
+    "OrderItemId",
+    "Product2Id",
+)
+PRODUCT_FIELDS: tuple[str, ...] = ("Product2.StockKeepingUnit", "Product2.Name", "Product2.ProductCode")
+TAX_FIELDS: tuple[str, ...] = (
+    "Amount",
+    "Rate",
+    "Type",
+    "FulfillmentOrderLineItemId",
+    "FulfillmentOrderItemAdjustId",
+)
+ADJUSTMENT_FIELDS: tuple[str, ...] = (
+    "Amount",
+    "FulfillmentOrderLineItemId",
+    "PromotionName",
+    "CouponName",
+    "Description",
+)
+_SOQL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})")
+_CANCEL_SPELLINGS = ("Canceled", "Cancelled")
+
+
+def custom_field_paths(custom_fields: Sequence[OmsCustomField], apply_to: str) -> list[str]:
+    """SOQL paths of the configured OMSCustomField entries that apply to one object."""
+    prefix = {"LOCATION": "FulfilledFromLocation.", "ORDER_SUMMARY": "OrderSummary."}.get(apply_to, "")
+    return [prefix + f.omsFieldName for f in custom_fields if f.applyTo == apply_to]
+
+
+def _unique(fields: Sequence[str]) -> str:
+    return ", ".join(dict.fromkeys(fields))
+
+
+def _and_filter(filter_query: str) -> str:
+    condition = filter_query.strip()
+    return f" AND ({condition})" if condition else ""
+
+
+def build_fulfillment_query(
+    fo_ids: Sequence[str], filter_query: str, custom_fields: Sequence[OmsCustomField]
+) -> str:
+    """ONE SOQL for a batch of FulfillmentOrders with lines, taxes, adjustments and the store id field."""
+    if not fo_ids:
+        raise ValueError("build_fulfillment_query needs at least one FulfillmentOrder id")
+    top = [
+        *FO_FIELDS,
+        *custom_field_paths(custom_fields, "FULFILLMENT_ORDER"),
+        *PARENT_FIELDS[:1],
+        *custom_field_paths(custom_fields, "LOCATION"),
+        *PARENT_FIELDS[1:],
+        *custom_field_paths(custom_fields, "ORDER_SUMMARY"),
+    ]
+    lines = [*FOLI_FIELDS, *custom_field_paths(custom_fields, "FULFILLMENT_ORDER_LINE_ITEM"), *PRODUCT_FIELDS]
+    where = format_soql("Id IN {}", list(dict.fromkeys(fo_ids)))
+    return (
+        f"SELECT {_unique(top)}, "
+        f"(SELECT {_unique(lines)} FROM {LINES_RELATIONSHIP} ORDER BY FulfillmentOrderLineItemNumber), "
+        f"(SELECT {_unique(TAX_FIELDS)} FROM {TAXES_RELATIONSHIP}), "
+        f"(SELECT {_unique(ADJUSTMENT_FIELDS)} FROM {ADJUSTMENTS_RELATIONSHIP}) "
+        f"FROM FulfillmentOrder WHERE {where}{_and_filter(filter_query)}"
+    )
+
+
+def build_reconcile_query(
+    statuses: Sequence[str], filter_query: str, since_iso: str | None, limit: int
+) -> str:
+    """The gap sweep: FOs in ``statuses`` matching FilterQuery, modified since ``since_iso``.
+
+    Selects ``Id, Status`` (the status becomes the inbox row's status). Either cancel spelling pulls in both.
+    """
+    if not statuses:
+        raise ValueError("build_reconcile_query needs at least one status")
+    if limit < 1:
+        raise ValueError(f"limit must be positive, got {limit}")
+    wanted = list(dict.fromkeys(statuses))
+    if any(s.casefold() in ("canceled", "cancelled") for s in wanted):
+        wanted += [s for s in _CANCEL_SPELLINGS if s.casefold() not in {w.casefold() for w in wanted}]
+    soql = "SELECT Id, Status FROM FulfillmentOrder WHERE " + format_soql("Status IN {}", wanted)
+    soql += _and_filter(filter_query)
+    if since_iso is not None:
+        if not _SOQL_DATETIME.fullmatch(since_iso):
+            raise ValueError(
+                f"since_iso: expected a SOQL datetime like 2025-05-01T12:00:00Z, got {since_iso!r}"
+            )
+        soql += f" AND LastModifiedDate >= {since_iso}"
+    return soql + f" ORDER BY LastModifiedDate, Id LIMIT {int(limit)}"

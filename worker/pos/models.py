@@ -1,0 +1,377 @@
+"""POS payload models, both directions (pos-api.md §3 data model, §8.3 import payload, §8.4 events).
+
+Inbound models (``PosSale``, ``StoreFulfillmentEvent``) ignore unknown keys (the POS adds fields over time)
+but validate required fields and enums, with errors naming the field, e.g.
+``orderProductList.0.fulfillmentType: unknown value "FOO" (expected IN_STORE, ONLINE)``. Amounts are exact
+``Decimal`` cents inside and JSON numbers outside (see :mod:`worker.mapping.money`). Field names are the POS's
+own camelCase names, so ``model_dump(by_alias=True)`` emits exactly the reference's names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+from worker.mapping.money import ZERO, cents, close, money_json, qty_json, to_decimal
+
+Money = Annotated[
+    Decimal, BeforeValidator(cents), PlainSerializer(money_json, return_type=float, when_used="json")
+]
+Qty = Annotated[
+    Decimal, BeforeValidator(to_decimal), PlainSerializer(qty_json, when_used="json"), Field(gt=0)
+]
+
+
+def _enum(
+    cls: type[StrEnum], aliases: dict[str, str] | None = None, *, optional: bool = False
+) -> BeforeValidator:
+    """Enum check with a clear message: ``unknown value "FOO" (expected A, B)``."""
+    names = ", ".join(m.value for m in cls)
+
+    def check(value: object) -> object:
+        if value is None and optional:
+            return None
+        value = (aliases or {}).get(value, value) if isinstance(value, str) else value
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str) or value not in cls._value2member_map_:
+            shown = f'"{value}"' if isinstance(value, str) else repr(value)
+            raise ValueError(f"unknown value {shown} (expected {names})")
+        return cls(value)
+
+    return BeforeValidator(check)
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+class PosIn(BaseModel):
+    """Inbound POS payload: unknown keys ignored, numbers coerced to strings for id fields."""
+
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, coerce_numbers_to_str=True, hide_input_in_errors=True
+    )
+
+
+class FulfillmentType(StrEnum):
+    IN_STORE = "IN_STORE"
+    ONLINE = "ONLINE"
+
+
+class FulfillmentSubType(StrEnum):
+    DEFAULT = "DEFAULT"
+    PICKUP_LATER = "PICKUP_LATER"
+
+
+class PaymentMethod(StrEnum):
+    CREDIT_CARD = "CreditCard"
+    DIGITAL_WALLET = "DigitalWallet"
+    CASH = "Cash"
+
+
+class WalletType(StrEnum):
+    APPLE_PAY = "ApplePay"
+    GOOGLE_PAY = "GooglePay"
+
+
+class EventType(StrEnum):
+    PACK = "PACK"
+    DELIVERED = "DELIVERED"
+    SHIPPED = "SHIPPED"
+    CANCELED = "CANCELED"
+
+
+class OrderType(StrEnum):
+    BOPIS = "BOPIS"
+    BOFIS = "BOFIS"
+
+
+# ---------------------------------------------------------------- worker -> POS: §8.3 import payload
+
+
+class PosOut(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class PosCustomerProfile(PosOut):
+    customerId: str | None = None
+    firstName: str = ""
+    lastName: str = ""
+    displayName: str | None = None
+    email: str | None = None
+    phoneMobile: str | None = None
+
+
+class PosAddress(PosOut):
+    firstName: str = ""
+    lastName: str = ""
+    addressLine1: str = ""
+    addressLine2: str | None = None
+    city: str = ""
+    state: str = ""
+    postalCode: str = ""
+    country: str = ""
+
+
+class PosOrderLine(PosOut):
+    orderItemId: str
+    externalId: str
+    lineNumber: int
+    productId: str
+    gtin: str | None = None
+    name: str = ""
+    quantity: Qty
+    price: Money
+    subTotal: Money
+    discount: Money
+    tax: Money
+    total: Money
+    omniFulfillmentType: str
+    fulfillmentType: str = FulfillmentType.ONLINE.value
+    fulfillmentSubType: str = FulfillmentSubType.DEFAULT.value
+
+
+class PosOrderTender(PosOut):
+    paymentMethod: str
+    amountAuthorized: Money
+    paymentStatus: str
+    transactionId: str | None = None
+
+
+class PosFulfillmentOrder(PosOut):
+    """One Salesforce FulfillmentOrder as a POS store-fulfilment order (import payload, §8.3)."""
+
+    externalOrderId: str
+    orderId: str
+    displayOrderId: str
+    storeId: str
+    omniFulfillmentType: str
+    orderDate: int
+    currency: str
+    customerProfile: PosCustomerProfile
+    shippingAddress: PosAddress
+    orderProductList: list[PosOrderLine]
+    tenders: list[PosOrderTender] = Field(default_factory=list)
+    shippingCharge: Money = ZERO
+    orderSubTotal: Money
+    discount: Money
+    taxSubTotal: Money
+    totalAmount: Money
+
+
+# ------------------------------------------------------------- POS -> worker: store-fulfilment event (§8.4)
+
+
+class EventItem(PosIn):
+    orderItemId: str
+    quantity: Qty
+    reason: str | None = None
+    trackingNumber: str | None = None
+    carrier: str | None = None
+
+
+class StoreFulfillmentEvent(PosIn):
+    """A store-fulfilment webhook body; ``CANCELLED`` is accepted and normalised to ``CANCELED``.
+
+    An empty ``items`` list means the event is about the whole order (every remaining line).
+    """
+
+    eventType: Annotated[EventType, _enum(EventType, {"CANCELLED": "CANCELED"})]
+    orderType: Annotated[OrderType, _enum(OrderType)]
+    orderId: str = Field(min_length=1)
+    externalOrderId: str = Field(min_length=1)
+    storeId: str
+    eventDate: int
+    storeAssociateId: str | None = None
+    items: list[EventItem] = Field(default_factory=list)
+
+    def dedupe_key(self, endpoint_name: str) -> str:
+        """sha256(endpointName | orderId | eventType | sorted(orderItemId:quantity) | eventDate), §8.4.
+
+        There is no vendor event id and reposts arrive as exact duplicates; quantities are normalised
+        (1 == 1.0) and the event type is the normalised spelling, so a repost always hashes the same.
+        """
+        items = ",".join(sorted(f"{i.orderItemId}:{i.quantity.normalize():f}" for i in self.items))
+        return _sha(endpoint_name, self.orderId, self.eventType.value, items, str(self.eventDate))
+
+
+# ---------------------------------------------------------------- POS -> worker: order export (CustomerOrder)
+
+
+class SaleAddress(PosIn):
+    firstName: str | None = None
+    lastName: str | None = None
+    addressLine1: str | None = None
+    addressLine2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postalCode: str | None = None
+    country: str | None = None
+
+
+class SaleCustomer(PosIn):
+    customerId: str | None = None
+    email: str | None = None
+    firstName: str | None = None
+    lastName: str | None = None
+    phoneMobile: str | None = None
+
+
+class PriceAdjustment(PosIn):
+    id: str | None = None
+    price: Money
+    description: str | None = None
+    priceAdjustmentType: str | None = None
+
+
+class ProductTax(PosIn):
+    rate: Annotated[Decimal, BeforeValidator(to_decimal), PlainSerializer(float, when_used="json")] | None = (
+        None
+    )
+    amount: Money | None = None
+
+
+class BaseLine(PosIn):
+    orderItemId: str = Field(min_length=1)
+    externalId: str | None = None
+    productId: str = Field(min_length=1)
+    gtin: str | None = None
+    name: str | None = None
+    quantity: Qty
+    price: Money
+    subTotal: Money
+    discount: Money = ZERO
+    tax: Money = ZERO
+    total: Money
+    omniFulfillmentType: str | None = None
+    priceAdjustments: list[PriceAdjustment] = Field(default_factory=list)
+    productTax: ProductTax | None = None
+
+    @model_validator(mode="after")
+    def _total(self) -> BaseLine:
+        expected = self.subTotal - self.discount + self.tax
+        if not close(self.total, expected):
+            raise ValueError(f"total: {self.total} is not subTotal - discount + tax = {expected}")
+        return self
+
+
+SUBTYPE_ALIASES = AliasChoices("fulfillmentSubType", "fulfillmentsubtype")  # §3.4: the doc table spells it so
+
+
+class SaleLine(BaseLine):
+    """A sold line (``orderProductList``)."""
+
+    fulfillmentType: Annotated[FulfillmentType, _enum(FulfillmentType)]
+    fulfillmentSubType: Annotated[FulfillmentSubType, _enum(FulfillmentSubType)] = Field(
+        default=FulfillmentSubType.DEFAULT, validation_alias=SUBTYPE_ALIASES
+    )
+
+    @property
+    def delivery_key(self) -> str:
+        """``<fulfillmentType>-<fulfillmentSubType>``: the OrderDeliveryMethod name (seed rule)."""
+        return f"{self.fulfillmentType.value}-{self.fulfillmentSubType.value}"
+
+
+class ReturnLine(BaseLine):
+    """A returned line (``returnProductList``): positive quantities and amounts."""
+
+    fulfillmentType: Annotated[FulfillmentType | None, _enum(FulfillmentType, optional=True)] = None
+    fulfillmentSubType: Annotated[FulfillmentSubType | None, _enum(FulfillmentSubType, optional=True)] = (
+        Field(default=None, validation_alias=SUBTYPE_ALIASES)
+    )
+    originalOrderId: str | None = None
+    originalOrderItemId: str | None = None
+    returnReason: str | None = None
+
+
+class Tender(PosIn):
+    paymentId: str | None = None
+    transactionId: str | None = None
+    paymentMethod: Annotated[PaymentMethod, _enum(PaymentMethod)]
+    cardType: str | None = None
+    lastFour: str | None = None
+    walletType: Annotated[WalletType | None, _enum(WalletType, optional=True)] = None
+    amountAuthorized: Money
+    paymentStatus: str | None = None
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> Tender:
+        if self.paymentMethod is PaymentMethod.CREDIT_CARD:
+            if not self.cardType:
+                raise ValueError("cardType: required when paymentMethod is CreditCard")
+            if not (self.lastFour and len(self.lastFour) == 4 and self.lastFour.isdigit()):
+                raise ValueError("lastFour: expected the last four digits of the card")
+        if self.paymentMethod is PaymentMethod.DIGITAL_WALLET and self.walletType is None:
+            raise ValueError("walletType: required when paymentMethod is DigitalWallet")
+        return self
+
+
+class PosSale(PosIn):
+    """The order-export webhook body (POS CustomerOrder): sale, return or exchange."""
+
+    orderId: str = Field(min_length=1)
+    displayOrderId: str | None = None
+    orderSource: str | None = None
+    orderStatus: str = Field(min_length=1)
+    orderDate: int
+    currency: str = Field(min_length=3, max_length=3)
+    storeId: str = Field(min_length=1)
+    email: str | None = None
+    customerProfile: SaleCustomer | None = None
+    billingAddress: SaleAddress | None = None
+    shippingAddress: SaleAddress | None = None
+    orderProductList: list[SaleLine] = Field(default_factory=list)
+    returnProductList: list[ReturnLine] = Field(default_factory=list)
+    tenders: list[Tender] = Field(default_factory=list)
+    orderSubTotal: Money
+    discount: Money = ZERO
+    taxSubTotal: Money = ZERO
+    shippingCharge: Money = ZERO
+    totalAmount: Money
+    transactionDiscountAmount: Money = ZERO
+
+    @model_validator(mode="after")
+    def _tenders_cover_total(self) -> PosSale:
+        paid = sum((t.amountAuthorized for t in self.tenders), ZERO)
+        if not close(paid, self.totalAmount):
+            raise ValueError(
+                f"tenders: amountAuthorized adds up to {paid}, not totalAmount {self.totalAmount}"
+            )
+        return self
+
+    def dedupe_key(self, endpoint_name: str) -> str:
+        """sha256(endpoint | orderId | orderStatus | totalAmount | number of lines).
+
+        Reposts of a failed export are exact duplicates and must collapse to one job; an ORDER_UPDATE of the
+        same order (another endpoint, usually another status, total or line count) must NOT be dropped as a
+        duplicate of the ORDER export, so the key includes the endpoint and the fields an update changes. Not
+        the whole body: the POS may add or reorder fields in a repost.
+        """
+        lines = len(self.orderProductList) + len(self.returnProductList)
+        return _sha(endpoint_name, self.orderId, self.orderStatus, f"{self.totalAmount:f}", str(lines))
+
+    @property
+    def customer_email(self) -> str | None:
+        email = self.email or (self.customerProfile.email if self.customerProfile else None)
+        return email.strip() if email and email.strip() else None
+
+    def __repr__(self) -> str:  # keep personal data out of reprs and logs
+        return f"PosSale(orderId={self.orderId!r}, lines={len(self.orderProductList)})"
+
+
+def dump_json(model: BaseModel) -> dict[str, Any]:
+    """The wire JSON of a model (exact camelCase names, amounts as numbers, nulls left out)."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
