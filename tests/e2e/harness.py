@@ -1,0 +1,158 @@
+"""Run the whole worker against both emulators, in-process, on loopback ports chosen by the OS."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from emulator.pos.app import start_pos_emulator
+from emulator.salesforce.app import SfEmulatorSettings, start_sf_emulator
+from worker.app import Running, serve
+from worker.config import Config
+from worker.config_load import parse_config
+
+WEBHOOK_KEY = "e2e-webhook-key"
+SPI_KEY = "e2e-spi-key"
+
+# The org setup a retailer does once (seed rules of DESIGN.md flow 2), on top of the emulator's demo seed.
+SALES_SEED: dict[str, Any] = {
+    "pricebook": {"Name": "acme-en-US-US", "IsActive": True},
+    "sales_channels": [{"SalesChannelName": "POS"}],
+    "delivery_methods": [
+        {"Name": "IN_STORE-DEFAULT"}, {"Name": "IN_STORE-PICKUP_LATER"}, {"Name": "ONLINE-DEFAULT"},
+    ],
+    "payment_gateways": [{"PaymentGatewayName": "Cash"}, {"PaymentGatewayName": "POS"}],
+}
+
+
+def raw_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: Any) -> dict[str, Any]:
+    """The YAML document (as data) of a worker pointed at the emulators."""
+    worker: dict[str, Any] = {
+        "store_url": store_url,
+        "http": {"host": "127.0.0.1", "port": 0},
+        "webhook": {"auth_header": "Authorization", "api_key": WEBHOOK_KEY},
+        "spi": {"api_keys": [SPI_KEY]},
+        "reconcile": {"interval_seconds": 3600, "overlap_seconds": 60},
+        "retry": {"attempts": 8, "base_delay_seconds": 0.05, "max_delay_seconds": 0.5, "http_attempts": 3},
+        "lease_seconds": 10,
+        "drain_grace_seconds": 5,
+        "log_format": "json",
+        "log_level": "WARNING",
+    }
+    worker.update(worker_overrides)
+    raw = {
+        "salesforce": {
+            "UrlBase": sf_url, "Username": "integration@example.com", "Password": "demo-password",
+            "ApiVersion": "v62.0", "QueryApiVersion": "v62.0",
+            "OMSCustomField": [{"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID", "applyTo": "LOCATION"}],
+            "FilterQuery": "DeliveryMethod.Name IN ('BOPIS', 'BOFIS')",
+            "OMSStatusesToProcess": ["Allocated"], "OMSStatusCanceledValue": "Cancelled",
+            "allow_insecure_local": True,
+        },
+        "auth": {"flow": "password", "client_id": "demo-client", "client_secret": "demo-secret"},
+        "pos": {
+            "environment": "Test", "base_url": pos_url, "token_url": f"{pos_url}/oauth2/token",
+            "merchant_id": "acme", "locale": "en-US", "region": "US", "rate_limit_per_second": 1000,
+            "auth": {"mode": "legacy", "client_id": "demo-pos-client", "client_secret": "demo-pos-secret",
+                     "pos_secret": "demo-pos-secret-header", "api_key": "demo-pos-api-key"},
+        },
+        "worker": worker,
+    }
+    return raw
+
+
+def worker_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: Any) -> Config:
+    return parse_config(raw_config(sf_url, pos_url, store_url, **worker_overrides), {})
+
+
+@dataclass
+class Stack:
+    sf_url: str
+    pos_url: str
+    http: aiohttp.ClientSession
+    sf_emulator: Any
+    pos_emulator: Any
+    workers: list[Running] = field(default_factory=list)
+
+    async def sf_admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.http.request(method, f"{self.sf_url}/__admin/{path}", json=body) as resp:
+            assert resp.status < 300, (resp.status, await resp.text())
+            return await resp.json(content_type=None)
+
+    async def pos_admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.http.request(method, f"{self.pos_url}/__admin/{path}", json=body) as resp:
+            assert resp.status < 300, (resp.status, await resp.text())
+            return await resp.json(content_type=None)
+
+    async def point_webhooks_at(self, worker: Running, **options: Any) -> None:
+        base = f"http://127.0.0.1:{worker.http_port}/webhooks/pos"
+        names = ["ORDER", "ORDER_UPDATE", "RETURN", "BOPIS_EXPORT", "BOFIS_EXPORT", "STORE_FULFILLMENT"]
+        await self.pos_admin("POST", "webhooks", {
+            "urls": {name: f"{base}/{name}" for name in names},
+            "headers": {"Authorization": f"Bearer {WEBHOOK_KEY}"}, **options,
+        })
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``check`` until it is true; fail with ``what`` after ``timeout`` seconds (a bound, not a speed test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def emulators(**sf_settings: Any) -> AsyncIterator[Stack]:
+    sf = await start_sf_emulator(SfEmulatorSettings(seed="demo", **sf_settings))
+    pos = await start_pos_emulator(None)
+    async with aiohttp.ClientSession() as http:
+        stack = Stack(sf.url, pos.url, http, sf, pos)
+        await stack.sf_admin("POST", "seed", SALES_SEED)
+        try:
+            yield stack
+        finally:
+            await pos.stop()
+            await sf.stop()
+
+
+@asynccontextmanager
+async def worker(stack: Stack, tmp: Path, **overrides: Any) -> AsyncIterator[Running]:
+    store_url = overrides.pop("store_url", f"sqlite:///{tmp / 'state.db'}")
+    config = worker_config(stack.sf_url, stack.pos_url, store_url, **overrides)
+    stop = asyncio.Event()
+    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+
+    def started(running: Running) -> None:
+        ready.set_result(running)
+
+    task = asyncio.create_task(serve(config, stop, started=started))
+    try:
+        running = await asyncio.wait_for(asyncio.shield(ready), timeout=30)
+    except BaseException:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    stack.workers.append(running)
+    await stack.point_webhooks_at(running)
+
+    async def ready() -> bool:
+        async with stack.http.get(f"http://127.0.0.1:{running.http_port}/readyz") as resp:
+            return resp.status == 200
+
+    await eventually(ready, timeout=30, what="worker ready")
+    try:
+        yield running
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+        stack.workers.remove(running)

@@ -1,0 +1,268 @@
+"""The composition root: the only place that opens, wires and closes everything.
+
+Resources are entered into one AsyncExitStack (closed in reverse order); every long loop runs in one
+asyncio.TaskGroup. SIGTERM/SIGINT set ``stop``: the stream and the claim loops stop taking work, webhooks answer
+503, in-flight work gets ``drain_grace_seconds`` to finish (anything unfinished is released back to the queue),
+then everything closes and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from worker.config import Config
+from worker.flows.fulfillment_import import FulfillmentImporter
+from worker.flows.ingest import Ingest
+from worker.flows.reconcile import Reconciler
+from worker.flows.returns import ReturnProcessor
+from worker.flows.runner import Handler, Pause, QueueRunner
+from worker.flows.sale_posting import SalePoster
+from worker.flows.status_sync import StatusSync
+from worker.health import Health
+from worker.logging import configure_logging
+from worker.metrics import Metrics
+from worker.pos.client import PosClient
+from worker.retry import RetryPolicy
+from worker.salesforce.auth import TokenProvider, make_ssl_context
+from worker.salesforce.rest import SalesforceRest
+from worker.salesforce.stream import FoEventStream
+from worker.server import create_app
+from worker.spi import add_spi_routes
+from worker.store import Store, open_store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Running:
+    """Handles tests and the demo use to look inside a running worker."""
+
+    config: Config
+    store: Store
+    metrics: Metrics
+    health: Health
+    http_port: int
+    stop: asyncio.Event
+    reconciler: Reconciler
+    sf: SalesforceRest
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def worker_id(config: Config) -> str:
+    return config.worker.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def serve(
+    config: Config,
+    stop: asyncio.Event,
+    *,
+    started: Callable[[Running], Awaitable[None] | None] | None = None,
+) -> None:
+    """Run the worker until ``stop`` is set, then drain and close."""
+    wid = worker_id(config)
+    structlog.contextvars.bind_contextvars(worker_id=wid)
+    wc = config.worker
+    metrics, health, pause = Metrics(), Health(liveness_window=max(60.0, wc.stream.keepalive_seconds)), Pause()
+    http_retry = RetryPolicy(attempts=wc.retry.http_attempts, base_delay=0.2, max_delay=5.0)
+    job_retry = RetryPolicy(attempts=wc.retry.attempts, base_delay=wc.retry.base_delay_seconds,
+                            max_delay=wc.retry.max_delay_seconds, jitter=wc.retry.jitter)
+    async with AsyncExitStack() as stack:
+        ssl_context = make_ssl_context(config.salesforce)
+        connector = aiohttp.TCPConnector(limit=100, ssl=ssl_context if ssl_context is not None else True)
+        session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
+        store = await open_store(wc.store_url)
+        stack.push_async_callback(store.close)
+        tokens = TokenProvider(config.salesforce, config.auth, session)
+        sf = SalesforceRest(config.salesforce, tokens, session, retry=http_retry)
+        pos = PosClient(config.pos, session, retry=http_retry)
+        stack.push_async_callback(pos.close)
+
+        wakeups = {q: asyncio.Event() for q in ("fo_import", "sale", "status", "return", "cancel")}
+        notify = {q: event.set for q, event in wakeups.items()}
+        reconciler = Reconciler(store, sf, config.salesforce, metrics, interval_seconds=wc.reconcile.interval_seconds,
+                                overlap_seconds=wc.reconcile.overlap_seconds, on_enqueued=notify["fo_import"])
+        channel = wc.stream.channel
+
+        async def on_invalid_replay() -> None:
+            log.warning("replay_invalid_reconciling", channel=channel)
+            await reconciler.sweep()
+            await store.reset_cursor(channel)
+
+        stream = FoEventStream(config.salesforce, tokens, store, channel=channel,
+                               keepalive_seconds=wc.stream.keepalive_seconds,
+                               initial_replay=wc.stream.initial_replay, on_invalid_replay=on_invalid_replay)
+        ingest = Ingest(store, channel, config.salesforce.statuses_to_process(), metrics,
+                        on_enqueued=notify["fo_import"])
+        handlers: list[tuple[Handler, int, int]] = [
+            (FulfillmentImporter(store, sf, pos, config.salesforce, metrics),
+             wc.concurrency.import_batch_size, wc.concurrency.import_workers),
+            (SalePoster(store, sf, config, metrics), 1, wc.concurrency.posting_workers),
+            (StatusSync(store, sf, config, metrics), wc.concurrency.status_batch_size, wc.concurrency.status_workers),
+            (ReturnProcessor(store, sf, metrics), 1, 2),
+        ]
+        runners = [
+            QueueRunner(store, handler, worker_id=wid, retry=job_retry, metrics=metrics, pause=pause,
+                        batch_size=batch, concurrency=workers, lease_seconds=wc.lease_seconds,
+                        wakeup=wakeups[handler.queue], heartbeat=health.beater(handler.queue))
+            for handler, batch, workers in handlers
+        ]
+        _add_readiness(health, store, tokens, stream, pos, wc.stream.keepalive_seconds)
+        app = create_app(store, health, metrics, wc.webhook, notify)
+        add_spi_routes(app, sf, wc.spi.api_keys)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, wc.http.host, wc.http.port)
+        await site.start()
+        port = _bound_port(site) or wc.http.port
+        log.info("worker_started", http_port=port, store=_store_kind(wc.store_url))
+
+        drain = asyncio.Event()  # set after stop + grace: cancels whatever is still running
+        running = Running(config, store, metrics, health, port, stop, reconciler, sf)
+        if started is not None:
+            maybe = started(running)
+            if maybe is not None:
+                await maybe
+
+        async def supervised(name: str, body: Awaitable[None]) -> None:
+            task = asyncio.ensure_future(body)
+            drainer = asyncio.ensure_future(drain.wait())
+            try:
+                await asyncio.wait({task, drainer}, return_when=asyncio.FIRST_COMPLETED)
+                if not task.done():
+                    log.warning("drain_grace_expired", loop=name)
+                    task.cancel()
+                await asyncio.gather(task, return_exceptions=False)
+            except asyncio.CancelledError:
+                if not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            finally:
+                drainer.cancel()
+
+        async def housekeeping() -> None:
+            beat = health.beater("housekeeping")
+            while not stop.is_set():
+                beat()
+                await _refresh_gauges(store, sf, metrics, stream, pause)
+                await _sleep_or(stop, 5.0)
+
+        async def grace_timer() -> None:
+            await stop.wait()
+            health.draining = True
+            log.info("worker_draining", grace_seconds=wc.drain_grace_seconds)
+            await _sleep_or(drain, wc.drain_grace_seconds)
+            drain.set()
+
+        async def stream_loop() -> None:
+            health.beat("stream")
+            await ingest.run(_beating(stream.events(), health), stop)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(grace_timer())
+            group.create_task(supervised("stream", stream_loop()))
+            group.create_task(supervised("housekeeping", housekeeping()))
+            if wc.reconcile.enabled:
+                group.create_task(supervised("reconcile", reconciler.run(
+                    stop, subscribed=lambda: stream.status.connected, wait_seconds=wc.stream.keepalive_seconds)))
+            for queue_runner in runners:
+                group.create_task(supervised(queue_runner.handler.queue, queue_runner.run(stop)))
+            await stop.wait()
+            # grace_timer ends at the latest after the grace period; the loops end when done or drained
+        drain.set()
+        log.info("worker_stopped")
+
+
+async def _beating(events, health: Health):  # type: ignore[no-untyped-def]
+    async for event in events:
+        health.beat("stream")
+        yield event
+
+
+def _add_readiness(health: Health, store: Store, tokens: TokenProvider, stream: FoEventStream, pos: PosClient,
+                   keepalive: float) -> None:
+    async def store_check() -> str | None:
+        await store.ping()
+        return None
+
+    async def token_check() -> str | None:
+        await tokens.token()
+        return None
+
+    async def stream_check() -> str | None:
+        status = stream.status
+        if not status.connected:
+            return "not subscribed"
+        return None
+
+    async def pos_check() -> str | None:
+        await pos.ping()
+        return None
+
+    health.checks.update({"store": store_check, "salesforce_token": token_check, "stream": stream_check,
+                          "pos": pos_check})
+
+
+async def _refresh_gauges(store: Store, sf: SalesforceRest, metrics: Metrics, stream: FoEventStream,
+                          pause: Pause) -> None:
+    try:
+        for queue, states in (await store.queue_counts()).items():
+            for state, count in states.items():
+                metrics.queue_depth.labels(queue, state).set(count)
+    except Exception as exc:
+        log.warning("queue_counts_failed", error=type(exc).__name__)
+    limits = sf.limits
+    if limits is not None:
+        metrics.sf_api_used.set(limits.used)
+        metrics.sf_api_max.set(limits.max)
+        metrics.sf_api_remaining.set(limits.remaining)
+    metrics.stream_connected.set(1 if stream.status.connected else 0)
+    metrics.paused.set(1 if pause.remaining() > 0 else 0)
+
+
+def _bound_port(site: web.TCPSite) -> int | None:
+    server = site._server  # aiohttp exposes no public accessor for the bound port
+    sockets = getattr(server, "sockets", None) or []
+    for sock in sockets:
+        return int(sock.getsockname()[1])
+    return None
+
+
+def _store_kind(url: str) -> str:
+    return url.split(":", 1)[0]
+
+
+async def _sleep_or(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+def run_worker(config: Config) -> int:
+    """Entry point of ``oms-worker run``: logs, signals, exit code."""
+    configure_logging(config.worker.log_level, config.worker.log_format, secrets=config.secret_values())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, stop)
+
+    try:
+        asyncio.run(main())
+    except Exception as exc:  # a failure to start (store unreachable, port taken): one clear line, exit 1
+        log.error("worker_failed", error=f"{type(exc).__name__}: {exc}")
+        return 1
+    return 0

@@ -1,0 +1,93 @@
+"""The gap sweep: FOs in OMSStatusesToProcess matching FilterQuery that the ledger lacks are put in the inbox.
+
+It runs at start-up, every ``interval_seconds``, and when the stream reports an invalid replay id. It never
+imports by itself: it enqueues the same inbox rows the stream would (same dedupe key), and the importer's ledger
+check keeps it exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from worker.config import SalesforceConfig
+from worker.mapping.fulfillment_query import build_reconcile_query
+from worker.metrics import Metrics
+from worker.store import Store
+
+from .fulfillment_import import QueryApi
+from .ingest import import_job
+
+log = structlog.get_logger(__name__)
+META_KEY = "reconcile.last_sweep_started"
+PAGE = 2000
+
+
+def soql_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Reconciler:
+    def __init__(
+        self,
+        store: Store,
+        salesforce: QueryApi,
+        sf: SalesforceConfig,
+        metrics: Metrics,
+        *,
+        interval_seconds: float,
+        overlap_seconds: float,
+        on_enqueued: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store, self.salesforce, self.sf, self.metrics = store, salesforce, sf, metrics
+        self.interval, self.overlap = interval_seconds, overlap_seconds
+        self.on_enqueued, self.clock = on_enqueued, clock
+        self.requested = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.sweeps = 0
+
+    async def sweep(self, *, full: bool = False) -> int:
+        """One pass; returns how many FOs were newly put in the inbox."""
+        async with self._lock:
+            started = self.clock()
+            last = None if full else await self.store.meta_get(META_KEY)
+            since = None
+            if last:
+                since = soql_datetime(datetime.fromisoformat(last) - timedelta(seconds=self.overlap))
+            soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, PAGE * 25)
+            rows = await self.salesforce.query(soql)
+            ids = [str(row["Id"]) for row in rows]
+            ledger = await self.store.ledger_get(ids) if ids else {}
+            missing = [row for row in rows if str(row["Id"]) not in ledger]
+            jobs = [import_job(str(row["Id"]), str(row.get("Status") or self.sf.OMSStatusesToProcess[0]),
+                               event_uuid=None, replay_id=None, source="reconcile") for row in missing]
+            inserted = await self.store.enqueue(jobs) if jobs else 0
+            await self.store.meta_set(META_KEY, started.isoformat())
+            self.sweeps += 1
+            log.info("reconcile_swept", since=since, candidates=len(ids), missing=len(missing), enqueued=inserted)
+            if inserted:
+                self.on_enqueued()
+            return inserted
+
+    async def run(self, stop: asyncio.Event, *, subscribed: Callable[[], bool] | None = None,
+                  wait_seconds: float = 60.0) -> None:
+        """Sweep now and every interval. The first sweep waits (bounded) until the stream is subscribed: events
+        published before the subscription are then found by the sweep, and events after it by the stream."""
+        if subscribed is not None:
+            deadline = asyncio.get_running_loop().time() + wait_seconds
+            while not subscribed() and not stop.is_set() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception as exc:
+                log.error("reconcile_failed", error=f"{type(exc).__name__}: {exc}")
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.requested.wait())]
+            await asyncio.wait(waiters, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            self.requested.clear()

@@ -1,0 +1,159 @@
+"""Cached look-ups for sale posting (seed rules of DESIGN.md flow 2).
+
+Account by customer email, else the default account ``<MerchantId>-<Locale>-<Region>`` (created if missing);
+Pricebook2 ``<MerchantId>-<Locale>-<Region>``; SalesChannel ``POS`` else ``<seed>-POS``; OrderDeliveryMethod
+``<FulfillmentType>-<FulfillmentSubType>``; PaymentGateway by name; Product2 + PricebookEntry by SKU.
+
+Everything but customer accounts is stable org setup and is cached for the life of the process; accounts by
+email are kept in a bounded LRU. Cold look-ups of one kind run as one SOQL each; after warm-up a sale costs no
+look-up call at all (unless it names a customer not seen before).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import structlog
+
+from worker.config import Config
+from worker.errors import PermanentError
+from worker.salesforce.soql import in_list, quote_soql
+
+log = structlog.get_logger(__name__)
+ACCOUNT_CACHE_SIZE = 10_000
+
+
+class LookupApi(Protocol):
+    async def query(self, soql: str) -> list[dict[str, Any]]: ...
+    async def create(self, sobject: str, fields: dict[str, Any]) -> str: ...
+
+
+class SaleLookupCache:
+    def __init__(self, salesforce: LookupApi, config: Config) -> None:
+        self.salesforce = salesforce
+        self.seed = config.pos.seed_name
+        self.billing = {"BillingCity": "Unknown", "BillingCountry": "US", "BillingCountryCode": "US",
+                        "BillingState": "NA", "BillingStreet": "Unknown"}
+        self.accounts: OrderedDict[str, str | None] = OrderedDict()  # email -> account id (None: no such account)
+        self.default_account: str | None = None
+        self.pricebook: str | None = None
+        self.standard_pricebook: str | None = None
+        self.channel: str | None = None
+        self.delivery_methods: dict[str, str] = {}
+        self.gateways: dict[str, str] = {}
+        self.products: dict[str, tuple[str, str | None]] = {}  # sku -> (Product2 Id, PricebookEntry Id | None)
+        self._lock = asyncio.Lock()
+
+    async def account_for(self, email: str | None) -> str:
+        key = (email or "").strip().lower()
+        if key:
+            if key not in self.accounts:
+                rows = await self.salesforce.query(quote_soql(
+                    "SELECT Id FROM Account WHERE PersonEmail = {} ORDER BY CreatedDate LIMIT 1", key))
+                self._remember_account(key, str(rows[0]["Id"]) if rows else None)
+            else:
+                self.accounts.move_to_end(key)
+            found = self.accounts[key]
+            if found:
+                return found
+        return await self._default_account()
+
+    def _remember_account(self, email: str, account_id: str | None) -> None:
+        self.accounts[email] = account_id
+        while len(self.accounts) > ACCOUNT_CACHE_SIZE:
+            self.accounts.popitem(last=False)
+
+    async def _default_account(self) -> str:
+        if self.default_account:
+            return self.default_account
+        async with self._lock:
+            if self.default_account:
+                return self.default_account
+            rows = await self.salesforce.query(quote_soql("SELECT Id FROM Account WHERE Name = {} LIMIT 1", self.seed))
+            if rows:
+                self.default_account = str(rows[0]["Id"])
+            else:
+                # A lost answer to this POST is looked up again on retry (the query above finds it).
+                self.default_account = await self.salesforce.create("Account", {
+                    "Name": self.seed, "AccountNumber": self.seed, **self.billing})
+                log.info("default_account_created", account=self.seed)
+            return self.default_account
+
+    async def stable(self, delivery_methods: Iterable[str], gateways: Iterable[str]) -> None:
+        """Load the org-setup look-ups that are missing, one SOQL per kind, concurrently."""
+        want_methods = sorted(set(delivery_methods) - set(self.delivery_methods))
+        want_gateways = sorted(set(gateways) - set(self.gateways))
+        calls = []
+        if self.pricebook is None:
+            calls.append(self._load_pricebook())
+        if self.channel is None:
+            calls.append(self._load_channel())
+        if want_methods:
+            calls.append(self._load_methods(want_methods))
+        if want_gateways:
+            calls.append(self._load_gateways(want_gateways))
+        if calls:
+            await asyncio.gather(*calls)
+
+    async def _load_pricebook(self) -> None:
+        rows = await self.salesforce.query(quote_soql(
+            "SELECT Id, Name, IsStandard FROM Pricebook2 WHERE Name = {} OR IsStandard = true", self.seed))
+        named = [r for r in rows if r.get("Name") == self.seed]
+        if not named:
+            raise PermanentError("salesforce", f"Pricebook2 named {self.seed!r} not found; create it in the org",
+                                 code="SETUP_MISSING")
+        self.pricebook = str(named[0]["Id"])
+        standard = [r for r in rows if r.get("IsStandard")]
+        # New products need a standard price before an entry in a custom price book (Salesforce rule).
+        self.standard_pricebook = str(standard[0]["Id"]) if standard else None
+
+    async def _load_channel(self) -> None:
+        names = ["POS", f"{self.seed}-POS"]
+        rows = await self.salesforce.query(
+            f"SELECT Id, SalesChannelName FROM SalesChannel WHERE SalesChannelName IN {in_list(names)}")
+        by_name = {str(r["SalesChannelName"]): str(r["Id"]) for r in rows}
+        chosen = by_name.get("POS") or by_name.get(f"{self.seed}-POS")
+        if not chosen:
+            raise PermanentError("salesforce", f"SalesChannel POS or {self.seed}-POS not found; create one",
+                                 code="SETUP_MISSING")
+        self.channel = chosen
+
+    async def _load_methods(self, names: Sequence[str]) -> None:
+        rows = await self.salesforce.query(f"SELECT Id, Name FROM OrderDeliveryMethod WHERE Name IN {in_list(names)}")
+        self.delivery_methods.update({str(r["Name"]): str(r["Id"]) for r in rows})
+        missing = [n for n in names if n not in self.delivery_methods]
+        if missing:
+            raise PermanentError("salesforce", f"OrderDeliveryMethod not found: {', '.join(missing)}",
+                                 code="SETUP_MISSING")
+
+    async def _load_gateways(self, names: Sequence[str]) -> None:
+        rows = await self.salesforce.query(
+            f"SELECT Id, PaymentGatewayName FROM PaymentGateway WHERE PaymentGatewayName IN {in_list(names)}")
+        self.gateways.update({str(r["PaymentGatewayName"]): str(r["Id"]) for r in rows})
+        missing = [n for n in names if n not in self.gateways]
+        if missing:
+            raise PermanentError("salesforce", f"PaymentGateway not found: {', '.join(missing)}", code="SETUP_MISSING")
+
+    async def products_for(self, skus: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """Known products by SKU; unknown SKUs are absent (the sale graph creates them)."""
+        want = sorted(set(skus) - set(self.products))
+        if want:
+            assert self.pricebook is not None
+            rows = await self.salesforce.query(
+                "SELECT Id, StockKeepingUnit, (SELECT Id FROM PricebookEntries WHERE Pricebook2Id = "
+                f"{quote_soql('{}', self.pricebook)}) FROM Product2 WHERE StockKeepingUnit IN {in_list(want)}")
+            for row in rows:
+                entries = (row.get("PricebookEntries") or {}).get("records") or []
+                entry = str(entries[0]["Id"]) if entries else None
+                self.products[str(row["StockKeepingUnit"])] = (str(row["Id"]), entry)
+        return {sku: self.products[sku] for sku in skus if sku in self.products}
+
+    def learn_product(self, sku: str, product_id: str, entry_id: str | None) -> None:
+        self.products[sku] = (product_id, entry_id)
+
+    def forget_products(self, skus: Iterable[str]) -> None:
+        for sku in skus:
+            self.products.pop(sku, None)
