@@ -61,16 +61,25 @@ def authorized(request: web.Request, config: WebhookConfig) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-def build_job(endpoint: str, queue: str, body: dict[str, Any]) -> NewJob:
-    """Validate the body for its endpoint and turn it into a queue row (raises ValidationError)."""
+def build_jobs(endpoint: str, queue: str, body: dict[str, Any]) -> list[NewJob]:
+    """Validate the body for its endpoint and turn it into queue rows (raises ValidationError).
+
+    An exchange arrives as one ORDER carrying both lists: the sold lines are a sale to post and the returned
+    lines a return to refund, so it becomes a sale job and a return job, stored in the same transaction.
+    """
     if queue == "status":
         event = StoreFulfillmentEvent.model_validate(body)
-        return NewJob(queue=queue, dedupe_key=event.dedupe_key(endpoint),
-                      payload={"endpoint": endpoint, "event": event.model_dump(mode="json", by_alias=True)},
-                      ordering_key=event.externalOrderId)
+        return [NewJob(queue=queue, dedupe_key=event.dedupe_key(endpoint),
+                       payload={"endpoint": endpoint, "event": event.model_dump(mode="json", by_alias=True)},
+                       ordering_key=event.externalOrderId)]
     sale = PosSale.model_validate(body)
-    return NewJob(queue=queue, dedupe_key=sale.dedupe_key(endpoint),
-                  payload={"endpoint": endpoint, "sale": body}, ordering_key=sale.orderId)
+    key = sale.dedupe_key(endpoint)
+    jobs = [NewJob(queue=queue, dedupe_key=key, payload={"endpoint": endpoint, "sale": body},
+                   ordering_key=sale.orderId)]
+    if queue == "sale" and body.get("returnProductList"):
+        jobs.append(NewJob(queue="return", dedupe_key=f"{key}:exchange", payload={"endpoint": endpoint, "sale": body},
+                           ordering_key=sale.orderId))
+    return jobs
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -109,12 +118,12 @@ async def webhook(request: web.Request) -> web.Response:
         log.info("webhook_ignored", endpoint=endpoint, pos_order_id=str(body.get("orderId", ""))[:64])
         return web.json_response({"status": "OK"})
     try:
-        job = build_job(endpoint, queue, body)
+        jobs = build_jobs(endpoint, queue, body)
     except ValidationError as exc:
         metrics.webhooks.labels(endpoint, "invalid").inc()
         return error(400, "INVALID_FIELD", validation_message(exc))
     try:
-        inserted = await request.app[STORE].enqueue([job])
+        inserted = await request.app[STORE].enqueue(jobs)
     except Exception as exc:
         metrics.webhooks.labels(endpoint, "store_failed").inc()
         log.error("webhook_store_failed", endpoint=endpoint, error=type(exc).__name__)
@@ -122,9 +131,10 @@ async def webhook(request: web.Request) -> web.Response:
     outcome = "accepted" if inserted else "duplicate"
     metrics.webhooks.labels(endpoint, outcome).inc()
     metrics.latency.labels("webhook", endpoint).observe(time.perf_counter() - started)
-    log.info("webhook_accepted", endpoint=endpoint, pos_order_id=job.ordering_key, duplicate=not inserted)
+    log.info("webhook_accepted", endpoint=endpoint, pos_order_id=jobs[0].ordering_key, duplicate=not inserted)
     if inserted:
-        request.app[NOTIFY].get(queue, lambda: None)()
+        for job in jobs:
+            request.app[NOTIFY].get(job.queue, lambda: None)()
     return web.json_response({"status": "OK", "duplicate": not inserted})
 
 

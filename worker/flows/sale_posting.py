@@ -122,10 +122,10 @@ class SalePoster:
                 self.cache.forget_products(keys.skus)
             raise error
         for sku, (product_ref, entry_ref) in graph.created_products.items():
-            product = result.responses.get(product_ref)
+            product = result.responses.get(product_ref) if product_ref else None
             entry = result.responses.get(entry_ref) if entry_ref else None
-            if product is not None:
-                self.cache.learn_product(sku, str(product.body["id"]), str(entry.body["id"]) if entry else None)
+            product_id = str(product.body["id"]) if product is not None else ctx.products[sku].product2_id
+            self.cache.learn_product(sku, product_id, str(entry.body["id"]) if entry is not None else None)
         order_id = str(result.responses[graph.order_ref].body["id"])
         bound.info("sale_graph_committed", order_id=order_id, nodes=len(graph.nodes))
         return order_id

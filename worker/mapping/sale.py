@@ -79,9 +79,9 @@ class SaleGraph:
     graph_id: str
     nodes: list[dict[str, Any]]
     order_ref: str
-    created_products: Mapping[str, tuple[str, str | None]] = field(
+    created_products: Mapping[str, tuple[str | None, str | None]] = field(
         default_factory=dict
-    )  # sku -> (Product2, PBE)
+    )  # sku -> (Product2 ref or None when the product already existed, PricebookEntry ref)
 
 
 class _Graph:
@@ -133,6 +133,8 @@ def _products(
             )
         if known is None:
             created[sku] = (f"refProduct{i}", f"refPrice{i}")
+        elif known.pricebook_entry_id is None:
+            created[sku] = (None, f"refPrice{i}")  # only the price book entry is new: the flow learns it too
         refs[sku] = (product, entry)
     return refs, created
 

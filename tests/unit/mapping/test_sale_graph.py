@@ -282,7 +282,10 @@ def test_missing_products_are_created_in_the_graph(
         kit.ref(custom),
     )
     assert items[1]["body"]["PricebookEntryId"] == kit.ref(entry2)
-    assert graph.created_products == {"NEW-1": (product["referenceId"], custom["referenceId"])}
+    assert graph.created_products == {
+        "NEW-1": (product["referenceId"], custom["referenceId"]),
+        "SKU-0002": (None, entry2["referenceId"]),  # known product, new price book entry: reported so it is learnt
+    }
 
 
 def test_transaction_discount_uses_header_adjustment_group(
