@@ -9,7 +9,8 @@ from typing import Any
 
 from worker.server import build_jobs
 
-_spec = importlib.util.spec_from_file_location("mapping_conftest", Path(__file__).parents[1] / "mapping" / "conftest.py")
+_CONFTEST = Path(__file__).parents[1] / "mapping" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("mapping_conftest", _CONFTEST)
 assert _spec and _spec.loader
 _conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_conftest)
