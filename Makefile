@@ -24,9 +24,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy worker
 
+# One pytest run over every test (chaos included, at CI scale) so its last line is the whole verdict.
 test: lint typecheck
-	$(BIN)/python -m pytest -q -m "not chaos"
-	$(BIN)/python -m pytest -q -m chaos; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
