@@ -115,10 +115,13 @@ def detail_query(value: str, *, by: str = "OrderNumber") -> str:
 
 
 def returnable(item: dict[str, Any]) -> Decimal:
-    """Quantity a line can still return: ordered - canceled - returned - return already initiated."""
-    got = [Decimal(str(item.get(k) or 0)) for k in ("Quantity", "QuantityCanceled", "QuantityReturned",
-                                                     "QuantityReturnInitiated")]
-    return max(Decimal(0), got[0] - got[1] - got[2] - got[3])
+    """Quantity a line can still return: ordered - canceled - returned - return already initiated.
+
+    An OrderItemSummary's ``Quantity`` is already ``QuantityOrdered - QuantityCanceled``, so only the returned
+    and return-initiated quantities come off it (taking ``QuantityCanceled`` off again counted cancels twice).
+    """
+    got = [Decimal(str(item.get(k) or 0)) for k in ("Quantity", "QuantityReturned", "QuantityReturnInitiated")]
+    return max(Decimal(0), got[0] - got[1] - got[2])
 
 
 def order_detail(row: dict[str, Any]) -> dict[str, Any]:
@@ -164,14 +167,25 @@ async def cancel_order(request: web.Request) -> web.Response:
     rows = await sf.query(detail_query(request.match_info["order_number"]))
     if not rows:
         return web.json_response({"errorCode": "ORDER_NOT_FOUND", "errorMessage": "no such order"}, status=404)
-    wanted = {str(i.get("orderItemId")): Decimal(str(i.get("quantity", 0))) for i in body.get("items", [])}
-    reason = str(body.get("reason") or "Customer Request")
+    try:
+        wanted = {str(i["orderItemId"]): Decimal(str(i["quantity"])) for i in (body.get("items") or [])}
+        if any(not q.is_finite() or q <= 0 for q in wanted.values()):
+            raise ValueError("quantity must be positive")
+    except (TypeError, KeyError, ValueError, ArithmeticError, AttributeError):
+        return web.json_response({"errorCode": "INVALID_FIELD", "errorMessage":
+                                  "items: expected [{orderItemId, quantity > 0}]"}, status=400)
+    reason = str(body.get("reason") or "Unknown")  # must be an OrderItemSummaryChange.Reason picklist value
     change = []
-    for item in ((rows[0].get("OrderItemSummaries") or {}).get("records")) or []:
-        if item.get("Type") not in (None, "Order Product"):
-            continue
+    products = [item for item in ((rows[0].get("OrderItemSummaries") or {}).get("records")) or []
+                if item.get("Type") in (None, "Order Product")]
+    unknown = sorted(set(wanted) - {str(item["Id"]) for item in products})
+    if unknown:
+        return web.json_response({"errorCode": "INVALID_FIELD", "errorMessage":
+                                  f"not product lines of this order: {', '.join(unknown)}"}, status=400)
+    for item in products:
         open_qty = returnable(item)
-        qty = wanted.get(item["Id"], open_qty) if wanted else open_qty
+        # items given: cancel only those lines; none given: cancel every open quantity
+        qty = wanted.get(str(item["Id"]), Decimal(0)) if wanted else open_qty
         if qty > open_qty:
             return web.json_response({"errorCode": "OVER_CANCEL", "errorMessage":
                                       f"line {item['Id']}: {qty} requested, {open_qty} cancelable"}, status=400)

@@ -273,6 +273,7 @@ Description textarea
 QuantityOrdered double
 QuantityCanceled double default=0
 QuantityReturned double default=0
+QuantityReturnInitiated double default=0
 QuantityFulfilled double default=0
 QuantityAllocated double default=0
 Quantity double ro

@@ -25,6 +25,19 @@ from .runner import Outcome
 
 log = structlog.get_logger(__name__)
 ACTIONS = "commerce/order-management/order-summaries/{id}"
+# POS return reason codes -> OrderItemSummaryChange.Reason picklist values (salesforce-wire.md 5.5: reason must be
+# a picklist value). A value that already is one of these labels passes through; anything else becomes Unknown.
+REASONS = {"DAMAGED": "Damaged", "DEFECTIVE": "Defective", "WRONG_ITEM": "Wrong Item", "NOT_SATISFIED": "Not Satisfied",
+           "CHANGED_MIND": "Changed Mind", "CUSTOMER_CHANGED_MIND": "Customer Changed Mind",
+           "DUPLICATE_ORDER": "Duplicate Order", "OTHER": "Other"}
+
+
+def change_reason(pos_reason: Any) -> str:
+    """The Salesforce change reason for a POS return reason (code or label); Unknown when not recognised."""
+    text = str(pos_reason or "").strip()
+    if text in REASONS.values():
+        return text
+    return REASONS.get(text.upper().replace(" ", "_"), "Unknown")
 
 
 def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,7 +60,7 @@ def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
             take = min(remaining, left[item_id] - chosen.get(item_id, Decimal(0)))
             if take > 0:
                 chosen[item_id] = chosen.get(item_id, Decimal(0)) + take
-                reasons[item_id] = str(line.get("returnReason") or "Unknown")
+                reasons[item_id] = change_reason(line.get("returnReason"))
                 remaining -= take
             if remaining == 0:
                 break

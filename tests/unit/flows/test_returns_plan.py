@@ -13,7 +13,8 @@ from worker.spi import search_condition
 ITEMS: list[dict[str, Any]] = [
     {"Id": "10uA", "Type": "Order Product", "StockKeepingUnit": "SKU-1", "Quantity": 2.0, "QuantityCanceled": 0,
      "QuantityReturned": 0, "QuantityReturnInitiated": 0},
-    {"Id": "10uB", "Type": "Order Product", "StockKeepingUnit": "SKU-2", "Quantity": 3.0, "QuantityCanceled": 1,
+    {"Id": "10uB", "Type": "Order Product", "StockKeepingUnit": "SKU-2", "QuantityOrdered": 3.0, "Quantity": 2.0,
+     "QuantityCanceled": 1,
      "QuantityReturned": 1, "QuantityReturnInitiated": 0},
     {"Id": "10uC", "Type": "Delivery Charge", "StockKeepingUnit": None, "Quantity": 1.0},
     {"Id": "10uD", "Type": "Order Product", "StockKeepingUnit": "SKU-1", "Quantity": 1.0},
