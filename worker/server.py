@@ -82,6 +82,19 @@ def build_jobs(endpoint: str, queue: str, body: dict[str, Any]) -> list[NewJob]:
     return jobs
 
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body: ``StreamReader.read(n)`` returns what is buffered, not n bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await request.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 async def webhook(request: web.Request) -> web.Response:
     endpoint = request.match_info["endpoint"].upper()
     metrics, config = request.app[METRICS], request.app[WEBHOOK]
@@ -98,7 +111,7 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.webhooks.labels(endpoint, "too_large").inc()
         return error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {config.max_body_bytes} bytes")
     try:
-        raw = await request.content.read(config.max_body_bytes + 1)
+        raw = await read_body(request, config.max_body_bytes + 1)
     except Exception:
         return error(400, "INVALID_BODY", "could not read the request body")
     if len(raw) > config.max_body_bytes:
