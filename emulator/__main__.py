@@ -28,16 +28,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state-file", default=None, help="persist the org here on restart/shutdown")
     parser.add_argument("--seed", default=None, choices=["demo"], help="load a built-in seed at start")
     parser.add_argument("--cometd-hold-seconds", type=float, default=110.0)
+    parser.add_argument("--pos-rate-limit", type=float, default=None,
+                        help="POS requests per second before 429 (default 10; 0 disables)")
     return parser.parse_args(argv)
 
 
-async def _start_pos(host: str, port: int, ssl_context: Any) -> tuple[web.AppRunner | None, str | None]:
-    try:
-        from emulator.pos.app import create_pos_app  # lazily: written by another team member
-    except ImportError as exc:
-        _LOG.warning("POS emulator not available (%s); running the Salesforce emulator only", exc)
-        return None, None
-    runner = web.AppRunner(create_pos_app(None), access_log=None, shutdown_timeout=1.0)
+async def _start_pos(host: str, port: int, ssl_context: Any,
+                     rate_limit: float | None = None) -> tuple[web.AppRunner | None, str | None]:
+    from emulator.pos.app import create_pos_app
+    from emulator.pos.settings import PosEmulatorSettings
+
+    settings = PosEmulatorSettings() if rate_limit is None else PosEmulatorSettings(rate_limit_per_second=rate_limit)
+    runner = web.AppRunner(create_pos_app(settings), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
@@ -55,7 +57,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = SfEmulatorSettings(state_file=args.state_file, seed=args.seed,
                                   cometd=CometdSettings(connect_hold_seconds=args.cometd_hold_seconds))
     sf = await start_sf_emulator(settings, args.host, args.sf_port, ssl_context)
-    pos_runner, pos_url = await _start_pos(args.host, args.pos_port, ssl_context)
+    pos_runner, pos_url = await _start_pos(args.host, args.pos_port, ssl_context, args.pos_rate_limit)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

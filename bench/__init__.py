@@ -1,0 +1,1 @@
+"""Benchmarks: Salesforce calls per operation, throughput, latency and memory (``make bench``)."""

@@ -1,0 +1,149 @@
+"""``make bench``: emulators and worker in their own processes; results as JSON and a readable table.
+
+    python -m bench --out bench/results.json [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.naive import NaiveClient
+from bench.procs import (
+    SALES_SEED,
+    WEBHOOK_KEY,
+    free_port,
+    peak_rss_mb,
+    start_emulators,
+    start_worker,
+    stop,
+    wait_port,
+    worker_yaml,
+)
+from bench.scenarios import Bench
+
+TARGETS = {"calls_per_fo_burst": 1.0, "calls_per_warm_sale": 2.0, "fo_imports_per_s": 500, "sales_per_s": 300,
+           "p99_added_latency_ms": 50, "rss_mb": 150}
+
+
+async def step(name: str, work: Any, limit: float = 240) -> Any:
+    """Run one benchmark step with a time limit, saying on stderr what runs and how long it took."""
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        result = await asyncio.wait_for(work, limit)
+    except TimeoutError:
+        print(f"[bench] {name} did not finish within {limit:.0f}s", file=sys.stderr, flush=True)
+        raise
+    print(f"[bench] {name} done in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+    return result
+
+
+async def run(workdir: Path, quick: bool) -> dict[str, Any]:
+    emulator, urls = start_emulators(workdir)
+    sf_url, pos_url = urls["sf_url"], urls["pos_url"]
+    port = free_port()
+    worker = start_worker(worker_yaml(workdir, sf_url, pos_url, port), workdir)
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+                               "targets": TARGETS}
+    try:
+        wait_port(port)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            bench = Bench(http, sf_url, pos_url)
+            await bench.sf("POST", "seed", SALES_SEED)
+            names = ["ORDER", "ORDER_UPDATE", "RETURN", "BOPIS_EXPORT", "BOFIS_EXPORT", "STORE_FULFILLMENT"]
+            await bench.pos("POST", "webhooks", {
+                "urls": {n: f"http://127.0.0.1:{port}/webhooks/pos/{n}" for n in names},
+                "headers": {"Authorization": f"Bearer {WEBHOOK_KEY}"}})
+            await asyncio.sleep(2)  # stream subscribed, token fetched
+            burst = 300 if quick else 2000
+            results["fo_import_single"] = await step("fo_import_single", bench.import_run(1))
+            results["fo_import_burst_0ms"] = await step("fo_import_burst_0ms", bench.import_run(burst))
+            results["added_latency"] = await step("added_latency", bench.latency_run(30 if quick else 100))
+            results["sale_cold"] = await step("sale_cold", bench.sales_run(1))
+            results["sales_warm_0ms"] = await step("sales_warm_0ms", bench.sales_run(100 if quick else 600))
+            orders = (await bench.pos_orders())[: (100 if quick else 500)]
+            results["status_single"] = await step("status_single", bench.status_run(orders[:1]))
+            results["status_burst"] = await step("status_burst", bench.status_run(orders[1:]))
+            await bench.sf("POST", "faults", {"latency_ms": 50})
+            results["fo_import_burst_50ms"] = await step("fo_import_burst_50ms", bench.import_run(burst // 2))
+            results["sales_warm_50ms"] = await step("sales_warm_50ms", bench.sales_run(100 if quick else 300))
+            await bench.sf("DELETE", "faults")
+            results["worker_peak_rss_mb_after_runs"] = round(peak_rss_mb(worker.pid), 1)
+            naive = NaiveClient(http, sf_url)
+            await naive.login()
+            sample = (await bench.pos_orders())[:20]
+            before = await bench.calls()
+            for order in sample:
+                await naive.import_fo(order["externalOrderId"])
+            per_fo = (await bench.calls() - before) / len(sample)
+            results["baseline_naive"] = {"calls_per_fo": round(per_fo, 2),
+                                         "ratio_vs_worker_burst": round(
+                                             per_fo / max(results["fo_import_burst_0ms"]["calls_per_fo"], 1e-9), 1)}
+        stop(worker)
+        backlog = 5000 if quick else 50000
+        results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port, backlog), 900)
+    finally:
+        stop(worker)
+        stop(emulator)
+    return results
+
+
+async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count: int) -> dict[str, Any]:
+    """Events pile up while the worker is down; measure its peak RSS while it works the backlog off."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
+        bench = Bench(http, sf_url, pos_url)
+        before = len(await bench.pos_orders())
+        for start in range(0, count, 1000):
+            await bench.sf("POST", "scenario/orders", {"count": min(1000, count - start), "kind": "BOPIS",
+                                                       "store": "256"})
+        worker = start_worker(workdir / "worker.yaml", workdir)
+        started, peak = time.monotonic(), 0.0
+        try:
+            while len(await bench.pos_orders()) < before + count:
+                peak = max(peak, peak_rss_mb(worker.pid))
+                if time.monotonic() - started > 600:
+                    break
+                await asyncio.sleep(0.5)
+            peak = max(peak, peak_rss_mb(worker.pid))
+            done = len(await bench.pos_orders()) - before
+        finally:
+            stop(worker)
+    return {"events": count, "imported": done, "seconds": round(time.monotonic() - started, 1),
+            "peak_rss_mb": round(peak, 1)}
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = []
+    for name, value in results.items():
+        if isinstance(value, dict) and name not in ("targets", "machine"):
+            rows.append(f"{name:<28} " + ", ".join(f"{k}={v}" for k, v in value.items()))
+        elif not isinstance(value, dict):
+            rows.append(f"{name:<28} {value}")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--out", default="bench/results.json")
+    parser.add_argument("--quick", action="store_true", help="smaller runs (for a smoke test)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
+        results = asyncio.run(run(Path(tmp), args.quick))
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Benchmark scenarios against running emulators and a running worker; each returns a dict of figures."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+NON_API_KINDS = ("cometd", "oauth")
+
+
+def api_calls(counters: dict[str, Any]) -> int:
+    """REST API calls as Salesforce counts them (the org's 24 h allowance): not OAuth, not streaming."""
+    kinds = counters.get("by_kind") or counters.get("kinds") or {}
+    if isinstance(kinds, dict) and kinds:
+        return sum(int(v) for k, v in kinds.items() if not str(k).startswith(NON_API_KINDS))
+    return int(counters.get("api_calls", counters.get("total", 0)))
+
+
+class Bench:
+    def __init__(self, http: aiohttp.ClientSession, sf_url: str, pos_url: str) -> None:
+        self.http, self.sf_url, self.pos_url = http, sf_url, pos_url
+
+    async def call(self, method: str, url: str, body: Any = None) -> Any:
+        async with self.http.request(method, url, json=body) as resp:
+            text = await resp.text()
+            if resp.status >= 300:
+                raise RuntimeError(f"{method} {url} -> {resp.status}: {text[:300]}")
+            return await resp.json(content_type=None) if text else None
+
+    async def sf(self, method: str, path: str, body: Any = None) -> Any:
+        return await self.call(method, f"{self.sf_url}/__admin/{path}", body)
+
+    async def pos(self, method: str, path: str, body: Any = None) -> Any:
+        return await self.call(method, f"{self.pos_url}/__admin/{path}", body)
+
+    async def calls(self) -> int:
+        return api_calls(await self.sf("GET", "counters"))
+
+    async def pos_orders(self) -> list[dict[str, Any]]:
+        body = await self.pos("GET", "orders")
+        return list(body.get("orders", body))
+
+    async def until(self, check: Callable[[], Awaitable[bool]], limit: float) -> float:
+        started = time.monotonic()
+        while not await check():
+            if time.monotonic() - started > limit:
+                raise TimeoutError("benchmark condition not reached")
+            await asyncio.sleep(0.02)
+        return time.monotonic() - started
+
+    async def import_run(self, count: int, *, limit: float = 240) -> dict[str, Any]:
+        """Create ``count`` BOPIS FOs at once; measure the import rate and API calls per FO."""
+        before_orders = len(await self.pos_orders())
+        before = await self.calls()
+        started = time.monotonic()
+        for start in range(0, count, 500):
+            await self.sf("POST", "scenario/orders", {"count": min(500, count - start), "kind": "BOPIS",
+                                                       "store": "256"})
+
+        async def done() -> bool:
+            return len(await self.pos_orders()) >= before_orders + count
+
+        await self.until(done, limit)
+        elapsed = time.monotonic() - started
+        used = await self.calls() - before
+        return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
+                "api_calls": used, "calls_per_fo": round(used / count, 4)}
+
+    async def latency_run(self, samples: int) -> dict[str, Any]:
+        """Added latency event -> POS order created, one order at a time (p50/p95/p99, ms)."""
+        waits = []
+        for _ in range(samples):
+            before = len(await self.pos_orders())
+            started = time.monotonic()
+            await self.sf("POST", "scenario/orders", {"count": 1, "kind": "BOPIS", "store": "256"})
+            created = time.monotonic()
+
+            async def done(before: int = before) -> bool:
+                return len(await self.pos_orders()) > before
+
+            await self.until(done, 30)
+            waits.append((time.monotonic() - created) * 1000)
+            del started
+        waits.sort()
+
+        def pct(p: float) -> float:
+            return round(waits[min(len(waits) - 1, int(p * len(waits)))], 1)
+
+        return {"samples": samples, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+                "mean_ms": round(statistics.fmean(waits), 1)}
+
+    async def sales_run(self, count: int, *, kind: str = "in_store", limit: float = 240) -> dict[str, Any]:
+        """Send ``count`` in-store sales through the POS emulator; measure posting rate and calls per sale."""
+        async def orders() -> int:
+            body = await self.sf("GET", "records/Order")
+            return len(body.get("records", body))
+
+        before_orders = await orders()
+        before = await self.calls()
+        started = time.monotonic()
+        for _ in range(count):
+            await self.pos("POST", "sales", {"kind": kind, "tender": "card", "store": "256"})
+
+        async def done() -> bool:
+            return await orders() >= before_orders + count
+
+        await self.until(done, limit)
+        elapsed = time.monotonic() - started
+        used = await self.calls() - before
+        return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
+                "api_calls": used, "calls_per_sale": round(used / count, 3)}
+
+    async def status_run(self, orders: list[dict[str, Any]], *, limit: float = 240) -> dict[str, Any]:
+        """PACK every given POS order; measure the write-back rate and calls per status change."""
+        ids = {o["externalOrderId"] for o in orders}
+        before = await self.calls()
+        started = time.monotonic()
+        for order in orders:
+            await self.pos("POST", f"fulfillmentorders/{order['orderId']}/events", {"eventType": "PACK"})
+
+        async def done() -> bool:
+            body = await self.sf("GET", "records/FulfillmentOrder")
+            rows = body.get("records", body)
+            return sum(1 for r in rows if r["Id"] in ids and r["Status"] == "Pickpack") >= len(ids)
+
+        await self.until(done, limit)
+        elapsed = time.monotonic() - started
+        used = await self.calls() - before
+        return {"count": len(ids), "seconds": round(elapsed, 3), "per_second": round(len(ids) / elapsed, 1),
+                "api_calls": used, "calls_per_status": round(used / max(1, len(ids)), 3)}
