@@ -34,6 +34,7 @@ from worker.metrics import Metrics
 from worker.pos.client import PosClient
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
+from worker.salesforce.cometd import quiet_cancelled_connect
 from worker.salesforce.rest import SalesforceRest
 from worker.salesforce.stream import FoEventStream
 from worker.server import create_app
@@ -71,6 +72,7 @@ async def serve(
     """Run the worker until ``stop`` is set, then drain and close."""
     wid = worker_id(config)
     structlog.contextvars.bind_contextvars(worker_id=wid)
+    quiet_cancelled_connect(asyncio.get_running_loop())
     wc = config.worker
     metrics, health, pause = Metrics(), Health(liveness_window=max(60.0, wc.stream.keepalive_seconds)), Pause()
     http_retry = RetryPolicy(attempts=wc.retry.http_attempts, base_delay=0.2, max_delay=5.0)
@@ -157,29 +159,25 @@ async def serve(
                 await _refresh_gauges(store, sf, metrics, stream, pause)
                 await _sleep_or(stop, 5.0)
 
-        async def grace_timer() -> None:
-            await stop.wait()
-            health.draining = True
-            log.info("worker_draining", grace_seconds=wc.drain_grace_seconds)
-            await _sleep_or(drain, wc.drain_grace_seconds)
-            drain.set()
-
         async def stream_loop() -> None:
             health.beat("stream")
             await ingest.run(_beating(stream.events(), health), stop)
 
         async with asyncio.TaskGroup() as group:
-            group.create_task(grace_timer())
-            group.create_task(supervised("stream", stream_loop()))
-            group.create_task(supervised("housekeeping", housekeeping()))
+            loops = [group.create_task(supervised("stream", stream_loop())),
+                     group.create_task(supervised("housekeeping", housekeeping()))]
             if wc.reconcile.enabled:
-                group.create_task(supervised("reconcile", reconciler.run(
-                    stop, subscribed=lambda: stream.status.connected, wait_seconds=wc.stream.keepalive_seconds)))
+                loops.append(group.create_task(supervised("reconcile", reconciler.run(
+                    stop, subscribed=lambda: stream.status.connected, wait_seconds=wc.stream.keepalive_seconds))))
             for queue_runner in runners:
-                group.create_task(supervised(queue_runner.handler.queue, queue_runner.run(stop)))
+                loops.append(group.create_task(supervised(queue_runner.handler.queue, queue_runner.run(stop))))
             await stop.wait()
-            # grace_timer ends at the latest after the grace period; the loops end when done or drained
-        drain.set()
+            health.draining = True
+            log.info("worker_draining", grace_seconds=wc.drain_grace_seconds)
+            # The loops stop taking work and finish what is in flight; whatever outlives the grace is cancelled
+            # (and its claimed jobs released back to the queue).
+            await asyncio.wait(loops, timeout=wc.drain_grace_seconds)
+            drain.set()
         log.info("worker_stopped")
 
 

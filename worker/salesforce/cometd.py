@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl as ssl_module
 from collections.abc import Callable
@@ -188,3 +189,24 @@ def describe_error(exc: BaseException) -> str:
     args: tuple[Any, ...] = getattr(exc, "args", ())
     first = str(args[0]) if args else ""
     return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+
+
+def quiet_cancelled_connect(loop: asyncio.AbstractEventLoop) -> None:
+    """Install a loop exception handler that drops aiocometd's cancelled-connect callback error.
+
+    aiocometd's ``TransportBase._connect_done`` calls ``future.result()`` on its connect task; when a close
+    cancels that task the callback raises ``CancelledError`` and asyncio logs "Exception in callback" at
+    error level on every clean shutdown. Everything else goes to the previous (or default) handler.
+    """
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError) and "_connect_done" in repr(
+                context.get("handle")):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
