@@ -105,18 +105,20 @@ async def serve(
                                initial_replay=wc.stream.initial_replay, on_invalid_replay=on_invalid_replay)
         ingest = Ingest(store, channel, config.salesforce.statuses_to_process(), metrics,
                         on_enqueued=notify["fo_import"])
-        handlers: list[tuple[Handler, int, int]] = [
-            (FulfillmentImporter(store, sf, pos, config.salesforce, metrics),
-             wc.concurrency.import_batch_size, wc.concurrency.import_workers),
-            (SalePoster(store, sf, config, metrics), 1, wc.concurrency.posting_workers),
-            (StatusSync(store, sf, config, metrics), wc.concurrency.status_batch_size, wc.concurrency.status_workers),
-            (ReturnProcessor(store, sf, metrics), 1, 2),
+        cc, window = wc.concurrency, wc.concurrency.batch_window_ms / 1000
+        # (handler, batch size, concurrent batches, batch window): FO events already arrive in stream batches.
+        handlers: list[tuple[Handler, int, int, float]] = [
+            (FulfillmentImporter(store, sf, pos, config.salesforce, metrics), cc.import_batch_size,
+             cc.import_workers, 0.0),
+            (SalePoster(store, sf, config, metrics), cc.posting_batch_size, cc.posting_workers, window),
+            (StatusSync(store, sf, config, metrics), cc.status_batch_size, cc.status_workers, window),
+            (ReturnProcessor(store, sf, metrics), 1, 2, 0.0),
         ]
         runners = [
             QueueRunner(store, handler, worker_id=wid, retry=job_retry, metrics=metrics, pause=pause,
                         batch_size=batch, concurrency=workers, lease_seconds=wc.lease_seconds,
-                        wakeup=wakeups[handler.queue], heartbeat=health.beater(handler.queue))
-            for handler, batch, workers in handlers
+                        wakeup=wakeups[handler.queue], heartbeat=health.beater(handler.queue), batch_window=wait)
+            for handler, batch, workers, wait in handlers
         ]
         _add_readiness(health, store, tokens, stream, pos, wc.stream.keepalive_seconds)
         app = create_app(store, health, metrics, wc.webhook, notify)

@@ -214,8 +214,12 @@ class ConcurrencyConfig(Frozen):
     import_batch_size: int = Field(default=100, ge=1, le=200)
     import_workers: int = Field(default=2, ge=1, le=64)
     posting_workers: int = Field(default=8, ge=1, le=64)
+    posting_batch_size: int = Field(default=50, ge=1, le=75)  # sales per /composite/graph request (75 graphs max)
     status_workers: int = Field(default=4, ge=1, le=64)
     status_batch_size: int = Field(default=200, ge=1, le=200)
+    # Sales and status events arrive one webhook at a time; waiting this long after a short claim lets a burst
+    # share requests. 0 claims at once (lowest latency, most calls).
+    batch_window_ms: float = Field(default=20.0, ge=0, le=1000)
 
 
 class RetryConfig(Frozen):

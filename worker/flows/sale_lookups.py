@@ -151,6 +151,10 @@ class SaleLookupCache:
                 self.products[str(row["StockKeepingUnit"])] = (str(row["Id"]), entry)
         return {sku: self.products[sku] for sku in skus if sku in self.products}
 
+    def known_product(self, sku: str) -> str | None:
+        known = self.products.get(sku)
+        return known[0] if known else None
+
     def learn_product(self, sku: str, product_id: str, entry_id: str | None) -> None:
         self.products[sku] = (product_id, entry_id)
 

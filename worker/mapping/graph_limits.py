@@ -65,3 +65,33 @@ def check_graph_limits(nodes: Sequence[Mapping[str, Any]], what: str) -> None:
     depth = graph_depth(nodes)
     if depth > MAX_DEPTH:
         raise SaleTooLarge(f"{what} needs graph depth {depth}; the limit is {MAX_DEPTH} ({why})")
+
+
+MAX_GRAPHS = 75  # graphs per /composite/graph request (salesforce-wire.md §6.3)
+
+
+def next_graph_batch(graphs: Sequence[tuple[Sequence[Mapping[str, Any]], frozenset[str]]]) -> list[int]:
+    """Which graphs (by index, in order) go together in the next ``/composite/graph`` request.
+
+    Each entry is (nodes, SKUs the graph creates). A request holds at most MAX_GRAPHS graphs, MAX_NODES nodes and
+    MAX_NODE_TYPES distinct node types in all; a graph that would create a SKU another graph of the request already
+    creates waits for a later request (built again once the first one's product is known), so one request never
+    creates the same product twice. The first graph always goes, so every call makes progress.
+    """
+    chosen: list[int] = []
+    nodes = 0
+    types: set[tuple[str, str, str]] = set()
+    creating: set[str] = set()
+    for index, (graph_nodes, creates) in enumerate(graphs):
+        graph_types = {node_type(n) for n in graph_nodes}
+        fits = (len(chosen) < MAX_GRAPHS and nodes + len(graph_nodes) <= MAX_NODES
+                and len(types | graph_types) <= MAX_NODE_TYPES and not creates & creating)
+        if chosen and not fits:
+            if len(chosen) >= MAX_GRAPHS or nodes >= MAX_NODES:
+                break
+            continue
+        chosen.append(index)
+        nodes += len(graph_nodes)
+        types |= graph_types
+        creating |= creates
+    return chosen

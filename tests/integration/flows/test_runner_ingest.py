@@ -154,3 +154,39 @@ async def test_ingest_commit_is_atomic_with_the_cursor(store: Store) -> None:
     assert await ingest.commit(batch) == 2
     assert await ingest.commit(batch) == 0
     assert await store.get_cursor("ch") == 2
+
+
+@dataclass
+class BatchRecorder:
+    queue: str = "sale"
+    batches: list[int] = field(default_factory=list)
+
+    async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
+        self.batches.append(len(jobs))
+        for job in jobs:
+            outcome.complete(job)
+
+
+@pytest.mark.parametrize(("window", "fewest", "most"), [(0.3, 1, 3), (0.0, 5, 10)])
+async def test_batch_window_gathers_jobs_arriving_one_by_one(store: Store, window: float, fewest: int,
+                                                             most: int) -> None:
+    """With a batch window, jobs that trickle in one at a time share batches; without, each may go alone."""
+    handler = BatchRecorder()
+    wakeup = asyncio.Event()
+    runner = QueueRunner(store, handler, worker_id="t", retry=RetryPolicy(attempts=1), metrics=Metrics(),
+                         pause=Pause(), batch_size=50, concurrency=4, lease_seconds=30, poll_seconds=0.02,
+                         wakeup=wakeup, batch_window=window)
+
+    async def trickle() -> None:
+        for n in range(10):
+            await store.enqueue([NewJob("sale", f"j{n}", {})])
+            wakeup.set()
+            await asyncio.sleep(0.03)
+
+    async def done() -> bool:
+        return (await store.queue_counts()).get("sale", {}).get("done") == 10
+
+    feeder = asyncio.create_task(trickle())
+    await run_until(runner, done)
+    await feeder
+    assert sum(handler.batches) == 10 and fewest <= len(handler.batches) <= most

@@ -1,0 +1,117 @@
+"""Sales posted many graphs per /composite/graph request against the emulated org: once each, no duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from worker.errors import OutcomeUnknown
+from worker.flows.runner import Outcome
+from worker.flows.sale_posting import SalePoster
+from worker.metrics import Metrics
+from worker.retry import RetryPolicy
+from worker.salesforce.auth import TokenProvider
+from worker.salesforce.rest import SalesforceRest
+from worker.store import Job, NewJob, Store, open_store
+
+from .harness import Stack, emulators, worker_config
+
+pytestmark = pytest.mark.e2e
+
+
+@asynccontextmanager
+async def poster(stack: Stack, tmp: Path) -> AsyncIterator[tuple[SalePoster, SalesforceRest, Store]]:
+    config = worker_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp / 'state.db'}")
+    store = await open_store(config.worker.store_url)
+    async with aiohttp.ClientSession() as session:
+        tokens = TokenProvider(config.salesforce, config.auth, session)
+        sf = SalesforceRest(config.salesforce, tokens, session, retry=RetryPolicy(attempts=2, base_delay=0.01))
+        try:
+            yield SalePoster(store, sf, config, Metrics()), sf, store
+        finally:
+            await store.close()
+
+
+async def sales_jobs(stack: Stack, store: Store, specs: list[list[dict[str, Any]]]) -> list[Job]:
+    """Create one POS sale per line spec and queue it the way the webhook does; claim them all in one batch."""
+    jobs = []
+    for lines in specs:
+        sale = await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256",
+                                                         "lines": lines})
+        jobs.append(NewJob(queue="sale", dedupe_key=f"ORDER:{sale['orderId']}", ordering_key=sale["orderId"],
+                           payload={"endpoint": "ORDER", "sale": sale}))
+    await store.enqueue(jobs)
+    return await store.claim("sale", len(jobs), lease_seconds=60, worker_id="t")
+
+
+async def orders_by_reference(stack: Stack) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for order in (await stack.sf_admin("GET", "records/Order"))["records"]:
+        ref = order.get("OrderReferenceNumber")
+        counts[ref] = counts.get(ref, 0) + 1
+    return counts
+
+
+async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_each(tmp_path: Path) -> None:
+    """Twenty warm sales claimed together cost one /composite/graph call and one OrderSummary call each."""
+    async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
+        warm = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
+        first = Outcome()
+        await post.handle(warm, first)
+        assert first.failed == [] and len(first.done) == 1
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1 + n % 3}] for n in range(20)])
+        before = sf.calls_made
+        outcome = Outcome()
+        await post.handle(jobs, outcome)
+        assert outcome.failed == [] and sorted(outcome.done) == sorted(j.id for j in jobs)
+        assert sf.calls_made - before == 1 + 20
+        counts = await orders_by_reference(stack)
+        assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
+
+
+async def test_two_sales_creating_the_same_new_product_go_in_separate_requests(tmp_path: Path) -> None:
+    """A new SKU sold by two sales of one batch is created once: the second graph waits and reuses it."""
+    async with emulators() as stack, poster(stack, tmp_path) as (post, _, store):
+        jobs = await sales_jobs(stack, store, [[{"sku": "NEW-SKU-1", "quantity": 1}],
+                                               [{"sku": "NEW-SKU-1", "quantity": 2}],
+                                               [{"sku": "SKU-0002", "quantity": 1}]])
+        outcome = Outcome()
+        await post.handle(jobs, outcome)
+        assert outcome.failed == [] and len(outcome.done) == 3
+        products = await stack.sf_admin("GET", "records/Product2?where=StockKeepingUnit:NEW-SKU-1")
+        assert products["totalSize"] == 1
+        entries = await stack.sf_admin("GET", f"records/PricebookEntry?where=Product2Id:{products['records'][0]['Id']}")
+        assert entries["totalSize"] == 2  # the standard price book's entry and the POS price book's
+
+
+async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp_path: Path) -> None:
+    """When a graph request's answer is lost, every sale of it fails; the retry finds the posted Orders."""
+    async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0003", "quantity": 1}] for _ in range(4)])
+        real = sf.composite_graph
+
+        async def lost(graphs: list[dict[str, Any]]) -> list[Any]:
+            await real(graphs)  # committed in the org, answer never reaches the worker
+            raise OutcomeUnknown("salesforce", "connection reset after the request was sent")
+
+        sf.composite_graph = lost  # type: ignore[method-assign]
+        outcome = Outcome()
+        await post.handle(jobs, outcome)
+        assert outcome.done == [] and len(outcome.failed) == 4
+        sf.composite_graph = real  # type: ignore[method-assign]
+        for job in jobs:
+            await store.retry_later(job.id, "lost answer", 0)
+        again = await store.claim("sale", 10, lease_seconds=60, worker_id="t")
+        assert sorted(j.id for j in again) == sorted(j.id for j in jobs) and all(j.attempts == 2 for j in again)
+        retry = Outcome()
+        await post.handle(again, retry)
+        assert retry.failed == [] and len(retry.done) == 4
+        counts = await orders_by_reference(stack)
+        assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
+        summaries = await stack.sf_admin("GET", "records/OrderSummary")
+        assert summaries["totalSize"] >= 4
