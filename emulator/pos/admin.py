@@ -16,7 +16,8 @@ POST   /__admin/sales/{orderId}/update               ``{orderStatus?}`` -> ORDER
 POST   /__admin/hyperforce/token                     ``{ttl_seconds?}`` -> a bearer token for Hyperforce mode
                                                      (stands in for the merchant's Salesforce org)
 POST   /__admin/tokens/revoke                        revoke every issued token (tests the 401 refresh)
-GET    /__admin/stats                                request, token, 401/403 and 429 counters
+GET    /__admin/stats                                request, token, 401/403 and 429 counters; orders_imported
+                                                     and sales_created (cheap to poll)
 POST   /__admin/reset                                forget orders, sales, deliveries, counters (keeps
                                                      webhook configuration and tokens)
 ====== ============================================= =========================================================
@@ -117,7 +118,8 @@ def add_admin_routes(app: web.Application, state: PosState) -> None:
         return web.json_response({"revoked": state.tokens.revoke_all()})
 
     async def stats(_: web.Request) -> web.Response:
-        return web.json_response(state.stats.as_dict())
+        return web.json_response({**state.stats.as_dict(), "orders_imported": len(state.orders.by_id),
+                                  "sales_created": len(state.sales)})
 
     async def reset(_: web.Request) -> web.Response:
         await hooks.drain()

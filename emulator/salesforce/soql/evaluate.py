@@ -139,6 +139,24 @@ class Evaluator:
         self.access = access
         self.today = today
         self.semi_values = semi_values
+        self._in_index: dict[int, tuple[set[str], set[str], set[str]] | None] = {}
+
+    def _id_index(self, cond: InList) -> tuple[set[str], set[str], set[str]] | None:
+        """For ``Id IN ('...', ...)`` on a reference field: the literals as sets, built once per query.
+
+        Same answers as comparing each literal in turn (ids compare in 18-character form when both sides are ids,
+        text compares case-insensitively), without normalising every literal for every row.
+        """
+        key = id(cond)
+        if key not in self._in_index:
+            if not all(isinstance(lit, StrLit) for lit in cond.values):
+                self._in_index[key] = None
+            else:
+                texts = [lit.value for lit in cond.values if isinstance(lit, StrLit)]
+                ids = {full for text in texts if (full := normalize_id(text))}
+                other = {text.casefold() for text in texts if not normalize_id(text)}
+                self._in_index[key] = (ids, other, {text.casefold() for text in texts})
+        return self._in_index[key]
 
     def value(self, bound: BoundField, row: dict[str, Any]) -> Any:
         """The value of a (possibly relationship) field for ``row``; None past a null lookup."""
@@ -167,7 +185,12 @@ class Evaluator:
         if isinstance(cond, Like):
             return isinstance(stored, str) and _like(cond.pattern.like_regex).fullmatch(stored) is not None
         if isinstance(cond, InList):
-            hit = any(compare(stored, "=", lit, bound.is_reference, self.today) for lit in cond.values)
+            if bound.is_reference and isinstance(stored, str) and (index := self._id_index(cond)) is not None:
+                ids, folded_other, folded_all = index
+                full = normalize_id(stored)
+                hit = (full in ids or stored.casefold() in folded_other) if full else stored.casefold() in folded_all
+            else:
+                hit = any(compare(stored, "=", lit, bound.is_reference, self.today) for lit in cond.values)
             return hit != cond.negated
         hit = stored is not None and semi_key(stored) in self.semi_values[id(cond)]
         return hit != cond.negated

@@ -89,6 +89,8 @@ async def test_records_seed_and_scenario(sf: Client) -> None:
     assert any(line["sku"] == "DELIVERY-CHARGE" for line in orders[0]["lines"])
     status, rows = await sf.admin("GET", "records/FulfillmentOrder?where=Type:Retail Store")
     assert rows["totalSize"] == 3 and all(r["Status"] == "Allocated" for r in rows["records"])
+    status, counted = await sf.admin("GET", "records/FulfillmentOrder?where=Type:Retail Store&count=true")
+    assert status == 200 and counted == {"totalSize": 3}
     assert (await sf.admin("POST", "scenario/orders", {"store": "999"}))[0] == 400
 
 

@@ -128,3 +128,12 @@ async def test_repost_of_unknown_order_reported(client: PosClient, pos: RunningP
         headers=await client.auth.headers(),
     ) as resp:
         assert resp.status == 200 and (await resp.json())["notFound"] == ["nope"]
+
+
+async def test_stats_count_imported_orders_and_created_sales(client: PosClient, pos: RunningPos, http) -> None:
+    """GET /__admin/stats carries orders_imported and sales_created next to the request counters."""
+    await client.import_fulfillment_order(fo_payload(1))
+    await client.import_fulfillment_order(fo_payload(1))  # idempotent: still one order
+    await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"})
+    stats = await admin(http, pos, "GET", "stats")
+    assert stats["orders_imported"] == 1 and stats["sales_created"] == 1

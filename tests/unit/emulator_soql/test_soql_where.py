@@ -99,6 +99,10 @@ def test_where_operator_selects_expected_rows(org: FullOrg, where: str, expected
         ("Id != '{FO1}'", [2, 3, 4]),
         ("DeliveryMethodId = '{BOPIS_15}'", [1]),
         ("DeliveryMethodId NOT IN ('{BOPIS}')", [2, 3, 4]),
+        ("DeliveryMethodId IN ('{BOPIS_15}', 'not-an-id')", [1]),
+        ("DeliveryMethodId NOT IN ('{BOPIS_15}', 'not-an-id')", [2, 3, 4]),
+        ("Id IN ('{FO1_15}', '{FO1_lower_suffix}', 'x')", [1]),
+        ("FulfillmentOrderNumber IN ('fo-0001', 'FO-0002')", [1, 2]),
     ],
 )
 def test_id_filters_match_15_and_18_character_ids(org: FullOrg, where: str, expected: list[int]) -> None:
