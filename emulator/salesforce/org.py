@@ -249,6 +249,14 @@ class Org:
         ids = self._children.get(parent_id, {}).get((child, fk), {})
         return [self._live[i] for i in ids]
 
+    def soql_children(self, sobject: str, fk_field: str, parent_id: str) -> list[dict[str, Any]]:
+        """The SOQL resolver's indexed child lookup (a subquery per parent row without scanning the child object)."""
+        canonical = self.schema.lower.get(sobject.lower(), sobject)
+        obj = self.schema.get(canonical)
+        fk = obj.lower.get(fk_field.lower(), fk_field) if obj else fk_field
+        full = to18(parent_id) if isinstance(parent_id, str) else None
+        return self.children(full, canonical, fk) if full else []
+
     def find(self, sobject: str, fname: str, value: Any) -> list[dict[str, Any]]:
         """Live rows of ``sobject`` whose ``fname`` equals ``value`` (case-insensitive for text)."""
         index = self._unique.get((sobject, fname))

@@ -48,7 +48,7 @@ def normalize_id(value: Any) -> str | None:
 
 
 def _has_contract_children(resolver: Any) -> bool:
-    method = getattr(resolver, "children", None)
+    method = getattr(resolver, "soql_children", None) or getattr(resolver, "children", None)
     if method is None or not callable(method):
         return False
     try:
@@ -118,7 +118,8 @@ class Access:
     def children(self, child: str, fk: str, parent_id: str) -> list[dict[str, Any]]:
         """Rows of ``child`` whose ``fk`` points at ``parent_id``."""
         if self._indexed_children:
-            rows = self.resolver.children(sobject=child, fk_field=fk, parent_id=parent_id)  # type: ignore[attr-defined]
+            method = getattr(self.resolver, "soql_children", None) or self.resolver.children  # type: ignore[attr-defined]
+            rows = method(sobject=child, fk_field=fk, parent_id=parent_id)
             return [row for row in rows if self.alive(row)]
         index = self._child_index.get((child, fk))
         if index is None:
