@@ -21,7 +21,7 @@ from worker.store import NewJob, Store
 
 log = structlog.get_logger(__name__)
 IMPORT_QUEUE = "fo_import"
-BUFFER = 5000
+BUFFER = 1000  # events read ahead of the store (two commit batches): bounds memory during a replay
 MAX_BATCH = 500
 
 

@@ -2,14 +2,16 @@
 
 It runs at start-up, every ``interval_seconds``, and when the stream reports an invalid replay id. It never
 imports by itself: it enqueues the same inbox rows the stream would (same dedupe key), and the importer's ledger
-check keeps it exactly-once.
+check keeps it exactly-once. Rows are read page by page (memory stays bounded on a large backlog); a sweep stops
+at ``SWEEP_LIMIT`` rows, keeps the last row's LastModifiedDate as the watermark and asks for another sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import structlog
 
@@ -18,12 +20,16 @@ from worker.mapping.fulfillment_query import build_reconcile_query
 from worker.metrics import Metrics
 from worker.store import Store
 
-from .fulfillment_import import QueryApi
 from .ingest import import_job
 
 log = structlog.get_logger(__name__)
 META_KEY = "reconcile.last_sweep_started"
-PAGE = 2000
+PAGE = 2000  # rows checked against the ledger and enqueued together
+SWEEP_LIMIT = PAGE * 25  # rows per sweep; the next sweep starts where this one stopped
+
+
+class SweepApi(Protocol):
+    def query_iter(self, soql: str) -> AsyncIterator[dict[str, Any]]: ...
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -34,7 +40,7 @@ class Reconciler:
     def __init__(
         self,
         store: Store,
-        salesforce: QueryApi,
+        salesforce: SweepApi,
         sf: SalesforceConfig,
         metrics: Metrics,
         *,
@@ -58,20 +64,40 @@ class Reconciler:
             since = None
             if last:
                 since = soql_datetime(datetime.fromisoformat(last) - timedelta(seconds=self.overlap))
-            soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, PAGE * 25)
-            rows = await self.salesforce.query(soql)
-            ids = [str(row["Id"]) for row in rows]
-            ledger = await self.store.ledger_get(ids) if ids else {}
-            missing = [row for row in rows if str(row["Id"]) not in ledger]
-            jobs = [import_job(str(row["Id"]), str(row.get("Status") or self.sf.OMSStatusesToProcess[0]),
-                               event_uuid=None, replay_id=None, source="reconcile") for row in missing]
-            inserted = await self.store.enqueue(jobs) if jobs else 0
-            await self.store.meta_set(META_KEY, started.isoformat())
+            soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, SWEEP_LIMIT)
+            seen, counts = 0, [0, 0]  # rows read; [missing from the ledger, newly inserted]
+            last_modified: str | None = None
+            page: list[dict[str, Any]] = []
+            async for row in self.salesforce.query_iter(soql):
+                page.append(row)
+                seen += 1
+                last_modified = str(row.get("LastModifiedDate") or "") or last_modified
+                if len(page) >= PAGE:
+                    await self._enqueue(page, counts)
+                    page = []
+            if page:
+                await self._enqueue(page, counts)
+            missing, inserted = counts
+            capped = seen >= SWEEP_LIMIT and last_modified is not None
+            watermark = _parse_sf_datetime(last_modified) if capped and last_modified else started
+            await self.store.meta_set(META_KEY, watermark.isoformat())
+            if capped:
+                self.requested.set()  # more rows than one sweep takes: continue from the watermark soon
             self.sweeps += 1
-            log.info("reconcile_swept", since=since, candidates=len(ids), missing=len(missing), enqueued=inserted)
+            log.info("reconcile_swept", since=since, candidates=seen, missing=missing, enqueued=inserted, capped=capped)
             if inserted:
                 self.on_enqueued()
             return inserted
+
+    async def _enqueue(self, rows: list[dict[str, Any]], counts: list[int]) -> None:
+        """Put the rows the ledger lacks in the inbox; add (missing, newly inserted) to ``counts``."""
+        ids = [str(row["Id"]) for row in rows]
+        ledger = await self.store.ledger_get(ids)
+        missing = [row for row in rows if str(row["Id"]) not in ledger]
+        jobs = [import_job(str(row["Id"]), str(row.get("Status") or self.sf.OMSStatusesToProcess[0]),
+                           event_uuid=None, replay_id=None, source="reconcile") for row in missing]
+        counts[0] += len(missing)
+        counts[1] += await self.store.enqueue(jobs) if jobs else 0
 
     async def run(self, stop: asyncio.Event, *, subscribed: Callable[[], bool] | None = None,
                   wait_seconds: float = 60.0) -> None:
@@ -91,3 +117,11 @@ class Reconciler:
             for waiter in waiters:
                 waiter.cancel()
             self.requested.clear()
+
+
+def _parse_sf_datetime(value: str) -> datetime:
+    """A Salesforce datetime (``2025-05-01T12:00:00.000+0000``) as an aware datetime."""
+    text = value.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text).astimezone(UTC)

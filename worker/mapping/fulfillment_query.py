@@ -137,7 +137,8 @@ def build_reconcile_query(
 ) -> str:
     """The gap sweep: FOs in ``statuses`` matching FilterQuery, modified since ``since_iso``.
 
-    Selects ``Id, Status`` (the status becomes the inbox row's status). Either cancel spelling pulls in both.
+    Selects ``Id, Status, LastModifiedDate`` (the status becomes the inbox row's status; the date is the watermark
+    when a sweep stops at ``limit``). Either cancel spelling pulls in both.
     """
     if not statuses:
         raise ValueError("build_reconcile_query needs at least one status")
@@ -146,7 +147,7 @@ def build_reconcile_query(
     wanted = list(dict.fromkeys(statuses))
     if any(s.casefold() in ("canceled", "cancelled") for s in wanted):
         wanted += [s for s in _CANCEL_SPELLINGS if s.casefold() not in {w.casefold() for w in wanted}]
-    soql = "SELECT Id, Status FROM FulfillmentOrder WHERE " + format_soql("Status IN {}", wanted)
+    soql = "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE " + format_soql("Status IN {}", wanted)
     soql += _and_filter(filter_query)
     if since_iso is not None:
         if not _SOQL_DATETIME.fullmatch(since_iso):

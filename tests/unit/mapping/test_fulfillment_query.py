@@ -84,7 +84,7 @@ def test_reconcile_query_shape() -> None:
     """Statuses, FilterQuery, since and the order/limit of the gap sweep."""
     soql = build_reconcile_query(["Allocated"], "Type = 'In Store Pickup'", "2025-05-01T12:00:00Z", 500)
     assert soql == (
-        "SELECT Id, Status FROM FulfillmentOrder WHERE Status IN ('Allocated') AND "
+        "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE Status IN ('Allocated') AND "
         "(Type = 'In Store Pickup') AND LastModifiedDate >= 2025-05-01T12:00:00Z "
         "ORDER BY LastModifiedDate, Id LIMIT 500"
     )
@@ -93,7 +93,7 @@ def test_reconcile_query_shape() -> None:
 def test_reconcile_query_without_since_or_filter() -> None:
     """A full sweep has no date bound and no FilterQuery clause when none is configured."""
     assert build_reconcile_query(["Allocated", "Assigned"], "", None, 1) == (
-        "SELECT Id, Status FROM FulfillmentOrder WHERE Status IN ('Allocated','Assigned') "
+        "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE Status IN ('Allocated','Assigned') "
         "ORDER BY LastModifiedDate, Id LIMIT 1"
     )
 

@@ -1,0 +1,87 @@
+"""The gap sweep on a real SQLite store: ledger-missing FOs enqueued page by page, a capped sweep continues."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from worker.config_load import parse_config
+from worker.flows import reconcile
+from worker.flows.reconcile import META_KEY, Reconciler
+from worker.metrics import Metrics
+from worker.store import LedgerEntry, Store, open_store
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def rows(count: int) -> list[dict[str, Any]]:
+    return [{"Id": f"0a3R00000000{n:03d}AAA", "Status": "Allocated",
+             "LastModifiedDate": f"2026-11-22T11:{n // 60:02d}:{n % 60:02d}.000+0000"} for n in range(count)]
+
+
+class FakeOrg:
+    """query_iter over a fixed row list, honouring the LIMIT of the SOQL (as Salesforce does)."""
+
+    def __init__(self, data: list[dict[str, Any]]) -> None:
+        self.data, self.queries = data, []
+
+    async def query_iter(self, soql: str) -> AsyncIterator[dict[str, Any]]:
+        self.queries.append(soql)
+        limit = int(re.search(r"LIMIT (\d+)$", soql).group(1))  # type: ignore[union-attr]
+        for row in self.data[:limit]:
+            yield row
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await open_store(f"sqlite:///{tmp_path / 's.db'}")
+    yield opened
+    await opened.close()
+
+
+def reconciler(store: Store, org: FakeOrg) -> Reconciler:
+    config = parse_config({
+        "salesforce": {"UrlBase": "https://acme.my.salesforce.com", "Username": "u", "Password": "p",
+                       "OMSStatusesToProcess": ["Allocated"], "FilterQuery": "",
+                       "OMSCustomField": [{"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID",
+                                           "applyTo": "LOCATION"}]},
+        "auth": {"flow": "password", "client_id": "c", "client_secret": "s"},
+        "pos": {"environment": "Test", "merchant_id": "m",
+                "auth": {"mode": "legacy", "client_id": "c", "client_secret": "s", "pos_secret": "p", "api_key": "k"}},
+        "worker": {"webhook": {"api_key": "w"}},
+    }, {})
+    return Reconciler(store, org, config.salesforce, Metrics(), interval_seconds=60, overlap_seconds=120,
+                      clock=lambda: NOW)
+
+
+async def test_sweep_enqueues_only_what_the_ledger_lacks_page_by_page(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows already in the ledger are skipped; the rest become inbox rows; the watermark is the sweep start."""
+    monkeypatch.setattr(reconcile, "PAGE", 3)
+    data = rows(8)
+    await store.ledger_put(LedgerEntry(fo_id=data[1]["Id"], pos_order_id="P1", line_ids={}))
+    sweeper = reconciler(store, FakeOrg(data))
+    assert await sweeper.sweep() == 7
+    assert (await store.queue_counts())["fo_import"]["pending"] == 7
+    assert await store.meta_get(META_KEY) == NOW.isoformat()
+    assert not sweeper.requested.is_set()
+    assert await sweeper.sweep() == 0  # same rows again: the inbox's unique key keeps them once
+
+
+async def test_capped_sweep_keeps_the_last_row_date_and_asks_for_another(store: Store,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep that reaches SWEEP_LIMIT sets the watermark to its last row's date and requests a follow-up sweep."""
+    monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
+    org = FakeOrg(rows(9))
+    sweeper = reconciler(store, org)
+    assert await sweeper.sweep() == 5
+    assert sweeper.requested.is_set()
+    assert await store.meta_get(META_KEY) == "2026-11-22T11:00:04+00:00"
+    org.data = org.data[5:]
+    assert await sweeper.sweep() == 4
+    assert "LastModifiedDate >= 2026-11-22T10:58:04Z" in org.queries[-1]  # the watermark minus the overlap
