@@ -29,7 +29,7 @@ from bench.procs import (
     wait_port,
     worker_yaml,
 )
-from bench.scenarios import Bench
+from bench.scenarios import Bench, emulator_rest_rate
 
 TARGETS = {"calls_per_fo_burst": 1.0, "calls_per_warm_sale": 2.0, "fo_imports_per_s": 500, "sales_per_s": 300,
            "p99_added_latency_ms": 50, "rss_mb": 150}
@@ -89,6 +89,10 @@ async def run(workdir: Path, quick: bool) -> dict[str, Any]:
             results["baseline_naive"] = {"calls_per_fo": round(per_fo, 2),
                                          "ratio_vs_worker_burst": round(
                                              per_fo / max(results["fo_import_burst_0ms"]["calls_per_fo"], 1e-9), 1)}
+        stop(worker)  # the emulator alone: its REST capacity (issue target: 2,000 requests/s on one core)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as load:
+            results["emulator_rest"] = await step("emulator_rest", emulator_rest_rate(
+                load, sf_url, naive.token, sample[0]["externalOrderId"], seconds=1.5 if quick else 3.0))
         stop(worker)
         backlog = 5000 if quick else 50000
         results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port, backlog), 900)

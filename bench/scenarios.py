@@ -151,3 +151,37 @@ class Bench:
         used = await self.calls() - before
         return {"count": len(ids), "seconds": round(elapsed, 3), "per_second": round(len(ids) / elapsed, 1),
                 "api_calls": used, "calls_per_status": round(used / max(1, len(ids)), 3)}
+
+
+async def emulator_rest_rate(http: aiohttp.ClientSession, sf_url: str, token: str, record_id: str,
+                             *, seconds: float = 3.0, clients: int = 64) -> dict[str, Any]:
+    """REST requests/s the Salesforce emulator serves (one process, one event loop: one core).
+
+    ``clients`` loops GET one FulfillmentOrder by id, then the same through a SOQL query, for ``seconds`` each.
+    The load comes from this process, so the figure is a lower bound of the emulator's capacity.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{sf_url}/services/data/v62.0"
+    soql = f"SELECT Id, Status FROM FulfillmentOrder WHERE Id = '{record_id}'"
+    shapes = {"get_record": (f"{base}/sobjects/FulfillmentOrder/{record_id}", None),
+              "soql_by_id": (f"{base}/query", {"q": soql})}
+    out: dict[str, Any] = {}
+    for name, (url, params) in shapes.items():
+        done, errors = 0, 0
+        deadline = time.monotonic() + seconds
+
+        async def loop(url: str = url, params: dict[str, str] | None = params, deadline: float = deadline) -> None:
+            nonlocal done, errors
+            while time.monotonic() < deadline:
+                async with http.get(url, params=params, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status == 200:
+                        done += 1
+                    else:
+                        errors += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(loop() for _ in range(clients)))
+        out[f"{name}_per_second"] = round(done / (time.monotonic() - started), 1)
+        out[f"{name}_errors"] = errors
+    return out
