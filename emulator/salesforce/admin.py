@@ -9,6 +9,7 @@ from aiohttp import web
 
 from . import scenario
 from .errors import SfError
+from .events import FO_STATUS_CHANNEL
 from .faults import FaultSettings
 
 if TYPE_CHECKING:
@@ -156,5 +157,14 @@ def add_admin_routes(app: web.Application, emu: SfEmulator) -> None:
             return _bad("body needs channel (string) and payload (object)")
         event = emu.bus.publish(channel, payload)
         return _json({"published": event is not None, "replay_id": event.replay_id if event else None})
+
+    @routes.post("/__admin/events/purge")
+    async def purge(request: web.Request) -> web.Response:
+        """Age events out as the retention window does (72 h for platform events), without waiting for it."""
+        age = (await _body(request)).get("older_than_seconds", 0)
+        if isinstance(age, bool) or not isinstance(age, int | float) or age < 0:
+            return _bad("older_than_seconds must be a number >= 0")
+        purged = emu.bus.purge_older_than(float(age))
+        return _json({"purged": purged, "retained": emu.bus.retained_count(FO_STATUS_CHANNEL)})
 
     app.add_routes(routes)

@@ -153,10 +153,23 @@ class EventBus:
         self._purge_expired(self._clock())
         return any(e.replay_id == replay_id for e in self._events.get(channel, ()))
 
-    def purge_before(self, ts: float) -> None:
-        """Forget every event published before ``ts`` (epoch seconds)."""
+    def purge_before(self, ts: float) -> int:
+        """Forget every event published before ``ts`` (epoch seconds); returns how many were forgotten."""
+        purged = 0
         for channel, events in self._events.items():
-            self._events[channel] = [e for e in events if e.published_at >= ts]
+            kept = [e for e in events if e.published_at >= ts]
+            purged += len(events) - len(kept)
+            self._events[channel] = kept
+        return purged
+
+    def purge_older_than(self, seconds: float) -> int:
+        """Forget every event published more than ``seconds`` ago (0: all of them), as retention would."""
+        return self.purge_before(self._clock() - seconds)
+
+    def retained_count(self, channel: str) -> int:
+        """How many events of ``channel`` are still inside the retention window."""
+        self._purge_expired(self._clock())
+        return len(self._events.get(channel, ()))
 
     def _purge_expired(self, now: float) -> None:
         cutoff = now - self.retention_seconds

@@ -174,10 +174,14 @@ class QueueRunner:
         error = _describe(exc)
         queue = self.handler.queue
         if kind == "limit":
-            self.pause.pause_for(LIMIT_PAUSE_SECONDS)
+            # A rate limit that says when to come back (POS 429 + Retry-After) pauses that long; a spent
+            # allowance without a hint (REQUEST_LIMIT_EXCEEDED) pauses LIMIT_PAUSE_SECONDS.
+            hint = getattr(exc, "retry_after", None)
+            seconds = float(hint) if isinstance(hint, int | float) and hint > 0 else LIMIT_PAUSE_SECONDS
+            self.pause.pause_for(seconds)
             self.metrics.paused.set(1)
-            log.warning("outbound_paused", queue=queue, seconds=LIMIT_PAUSE_SECONDS, error=error)
-            await self.store.retry_later(job.id, error, LIMIT_PAUSE_SECONDS)
+            log.warning("outbound_paused", queue=queue, seconds=seconds, error=error)
+            await self.store.retry_later(job.id, error, seconds)
             return
         if kind == "transient" and job.attempts < self.retry.attempts:
             delay = self.retry.delay_for(job.attempts)

@@ -10,8 +10,9 @@ aiosfstream-ng client is opened (handshake, connect, subscribe from the *stored*
 
 Reopens back off by a RetryPolicy and always resume from the store's cursor, so nothing is lost (replays of
 already-stored events are harmless: the inbox's unique keys drop them; this iterator also skips replay ids it
-has already yielded). An invalid replay id (``400::The replayId {N} you provided was invalid.``) calls
-``on_invalid_replay`` (the app reconciles and resets the cursor) and resumes at -1.
+has already yielded). An invalid replay id (``400::The replayId {N} you provided was invalid.``) resubscribes at
+-1 and then calls ``on_invalid_replay`` (the app reconciles and resets the cursor): in that order, every FO that
+reached a status to process is either in the sweep's query or delivered as a new event.
 
 The stream never writes the cursor: the ingest flow advances it only after the inbox commit.
 """
@@ -177,12 +178,14 @@ class FoEventStream:
             if refused is not None:
                 log.warning("stream_invalid_replay", channel=self.channel,
                             replay_id=self._replay.last_requested, error=refused)
-                if self._on_invalid_replay is not None:
-                    await self._on_invalid_replay()  # reconciliation: no time bound here
                 self._replay.initial = -1  # resume at -1, also on later reopens until a cursor is stored
                 self._replay.replay_fallback = ReplayOption.NEW_EVENTS
                 async with asyncio.timeout(bound):
                     await client.subscribe(self.channel)
+                # Reconcile only once subscribed: an FO reaching a status before the subscribe is in the sweep's
+                # query, one after it arrives as an event. Sweeping first would lose those allocated in between.
+                if self._on_invalid_replay is not None:
+                    await self._on_invalid_replay()  # reconciliation: no time bound here
         except BaseException:
             await _close(client)
             raise

@@ -1,0 +1,203 @@
+"""Faults against a running worker (loopback only): each one heals, and afterwards every FO is in the POS once
+and every sale is one Order in Salesforce. Emulator restart, token revocation, a 5xx window, CometD
+``403::Unknown client`` and an invalid replay id after a long outage."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from emulator.salesforce.app import RunningEmulator, SfEmulatorSettings, start_sf_emulator
+from worker.app import Running
+from worker.store import QUEUES
+
+from .harness import Stack, emulators, eventually, worker
+
+pytestmark = pytest.mark.e2e
+CHANNEL = "/event/FOStatusChangedEvent"
+
+
+async def new_orders(stack: Stack, count: int, store: str = "256") -> set[str]:
+    created = await stack.sf_admin("POST", "scenario/orders", {"count": count, "kind": "BOPIS", "store": store})
+    return {o["fulfillment_order_id"] for o in created["orders"]}
+
+
+async def new_sales(stack: Stack, count: int) -> set[str]:
+    sales = [await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256"})
+             for _ in range(count)]
+    return {sale["orderId"] for sale in sales}
+
+
+async def imported(stack: Stack) -> list[str]:
+    return [o["externalOrderId"] for o in (await stack.pos_admin("GET", "orders"))["orders"]]
+
+
+async def posted_orders(stack: Stack) -> list[dict[str, Any]]:
+    """Orders the worker posted for POS sales (POS order ids start with S-; scenario web orders with WEB-)."""
+    rows = (await stack.sf_admin("GET", "records/Order"))["records"]
+    return [r for r in rows if str(r.get("OrderReferenceNumber") or "").startswith("S-")]
+
+
+async def references(stack: Stack) -> list[str]:
+    return [r["OrderReferenceNumber"] for r in await posted_orders(stack)]
+
+
+async def settled(stack: Stack, running: Running, fos: set[str], sales: set[str], *, timeout: float = 90) -> None:
+    """Wait until every FO is imported and every sale posted with its queues empty, then check 'once'."""
+
+    async def done() -> bool:
+        if not fos <= set(await imported(stack)) or not sales <= set(await references(stack)):
+            return False
+        counts = await running.store.queue_counts()
+        return all(counts[q]["pending"] == counts[q]["processing"] == 0 for q in QUEUES)
+
+    await eventually(done, timeout=timeout, what=f"{len(fos)} FOs imported and {len(sales)} sales posted")
+    ids, refs = await imported(stack), await references(stack)
+    assert sorted(ids) == sorted(fos), "an FO is missing from the POS or was imported twice"
+    assert sorted(refs) == sorted(sales), "a sale is missing from Salesforce or was posted twice"
+    orders = {o["Id"] for o in await posted_orders(stack)}
+    rows = (await stack.sf_admin("GET", "records/OrderSummary"))["records"]
+    summaries = Counter(r["OriginalOrderId"] for r in rows if r["OriginalOrderId"] in orders)
+    assert set(summaries) == orders and set(summaries.values()) <= {1}, "one OrderSummary per posted Order"
+    assert [q for q, states in (await running.store.queue_counts()).items() if states["dead"]] == []
+
+
+async def test_salesforce_process_restart_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """SF emulator stopped and restarted from its state file: the worker re-auths, resubscribes, imports once."""
+    state = tmp_path / "org.json"
+    async with emulators(state_file=str(state)) as stack:
+        restarted: list[RunningEmulator] = []
+        try:
+            async with worker(stack, tmp_path) as running:
+                before = await new_orders(stack, 20)
+                sales = await new_sales(stack, 5)
+                await wait_imported(stack, before, "orders imported before the restart")
+                in_flight = await new_orders(stack, 20)  # events published; the stop may cut their delivery
+                port = urlsplit(stack.sf_url).port
+                await stack.sf_emulator.stop()  # persists org + event bus to the state file, drops every client
+                assert state.exists()
+                await asyncio.sleep(1.0)
+                restarted.append(await start_sf_emulator(SfEmulatorSettings(state_file=str(state)), port=port or 0))
+                assert restarted[0].url == stack.sf_url
+                after = await new_orders(stack, 20)
+                sales |= await new_sales(stack, 5)
+                await settled(stack, running, before | in_flight | after, sales)
+                counters = await stack.sf_admin("GET", "counters")
+                assert counters["by_kind"]["cometd_subscribe"] >= 1 and counters["by_kind"]["oauth"] >= 1
+        finally:
+            for emulator in restarted:
+                await emulator.stop()
+
+
+async def test_token_revocation_mid_run_loses_nothing(tmp_path: Path) -> None:
+    """Salesforce and POS tokens revoked three times while work is in flight: the worker re-auths, all done once."""
+    async with emulators() as stack, worker(stack, tmp_path) as running:
+        fos, sales = set(), set()
+        for _ in range(3):
+            fos |= await new_orders(stack, 15)
+            sales |= await new_sales(stack, 4)
+            await asyncio.sleep(0.2)
+            await stack.sf_admin("POST", "tokens/revoke")
+            await stack.pos_admin("POST", "tokens/revoke")
+        fos |= await new_orders(stack, 15)  # after the last revocation: only a re-authenticated stream sees them
+        sales |= await new_sales(stack, 4)
+        await settled(stack, running, fos, sales)
+        pos_stats = await stack.pos_admin("GET", "stats")
+        assert pos_stats["unauthorized"] >= 1 and pos_stats["tokens_issued"] >= 2  # the revocations did bite
+        assert (await stack.sf_admin("GET", "counters"))["by_kind"]["oauth"] >= 2
+
+
+async def test_window_of_30_percent_5xx_then_everything_exactly_once(tmp_path: Path) -> None:
+    """30% of Salesforce calls (REST, OAuth, CometD) answer 5xx for a window; afterwards all is done once."""
+    async with emulators() as stack, worker(stack, tmp_path) as running:
+        await stack.sf_admin("POST", "faults", {"error_rate": 0.3, "error_kind": "5xx", "seed": 30})
+        fos, sales = set(), set()
+        for _ in range(4):
+            fos |= await new_orders(stack, 15)
+            sales |= await new_sales(stack, 5)
+            await asyncio.sleep(1.0)
+        injected = (await stack.sf_admin("GET", "counters"))["faults_injected"]
+        await stack.sf_admin("DELETE", "faults")
+        assert injected > 0
+        await settled(stack, running, fos, sales)
+
+
+async def test_cometd_unknown_client_rehandshakes_and_keeps_receiving(tmp_path: Path) -> None:
+    """After drop-clients (403::Unknown client) the worker re-handshakes, re-subscribes and imports once."""
+    async with emulators() as stack, worker(stack, tmp_path) as running:
+        fos = await new_orders(stack, 10)
+        await wait_imported(stack, fos, "first orders imported")
+        handshakes = (await stack.sf_admin("GET", "counters"))["by_kind"]["cometd_handshake"]
+        for _ in range(3):
+            assert (await stack.sf_admin("POST", "cometd/drop-clients"))["dropped"] >= 1
+            fos |= await new_orders(stack, 10)
+            await wait_imported(stack, fos, "orders after drop-clients imported")
+        assert (await stack.sf_admin("GET", "counters"))["by_kind"]["cometd_handshake"] >= handshakes + 3
+        assert running.reconciler.sweeps == 1  # the stream delivered them, not a reconcile sweep
+        await settled(stack, running, fos, set())
+
+
+async def test_invalid_replay_after_long_outage_reconciles_the_lost_events(tmp_path: Path) -> None:
+    """Stored replay id purged while the worker was down: 400 invalid replay -> sweep imports the gap, then -1."""
+    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}}  # only the invalid-replay path may sweep
+    async with emulators() as stack:
+        async with worker(stack, tmp_path, **no_sweeps) as running:
+            first = await new_orders(stack, 10)
+            await wait_imported(stack, first, "orders imported before the outage")
+            stored = await running.store.get_cursor(CHANNEL)
+            assert stored is not None
+        lost = await new_orders(stack, 15)  # their events exist only until the purge below
+        purged = await stack.sf_admin("POST", "events/purge", {"older_than_seconds": 0})
+        assert purged["retained"] == 0 and purged["purged"] >= 25
+        async with worker(stack, tmp_path, **no_sweeps) as running:
+            await wait_imported(stack, lost, "orders whose events were purged")
+            assert running.reconciler.sweeps == 1
+            assert await running.store.get_cursor(CHANNEL) != stored
+            later = await new_orders(stack, 10)  # the stream resumed: new events arrive again
+            await settled(stack, running, first | lost | later, set())
+
+
+async def test_orders_allocated_while_the_stream_resubscribes_after_an_invalid_replay_are_not_lost(
+        tmp_path: Path) -> None:
+    """FOs allocated around the invalid-replay sweep and resubscribe are all imported, with no periodic sweep."""
+    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}}
+    async with emulators() as stack:
+        async with worker(stack, tmp_path, **no_sweeps):
+            fos = await new_orders(stack, 3)
+            await wait_imported(stack, fos, "orders imported before the outage")
+        await stack.sf_admin("POST", "events/purge", {"older_than_seconds": 0})
+        # Every CometD call takes 0.4 s: the refusal, the sweep and the resubscribe are spread over time.
+        await stack.sf_admin("POST", "faults", {"latency_ms": 400, "paths": ["/cometd"]})
+        stop = asyncio.Event()
+
+        async def allocate() -> None:  # one FO reaches Allocated every 0.1 s, all through the reconnect
+            while not stop.is_set():
+                fos.update(await new_orders(stack, 1))
+                await asyncio.sleep(0.1)
+
+        allocator = asyncio.ensure_future(allocate())
+        try:
+            async with worker(stack, tmp_path, **no_sweeps) as running:  # returns once subscribed (readyz)
+                await asyncio.sleep(1.0)
+                stop.set()
+                await allocator
+                await stack.sf_admin("DELETE", "faults")
+                assert running.reconciler.sweeps == 1
+                await settled(stack, running, fos, set(), timeout=30)
+        finally:
+            stop.set()
+            await asyncio.gather(allocator, return_exceptions=True)
+
+
+async def wait_imported(stack: Stack, fos: set[str], what: str) -> None:
+    wanted = set(fos)
+
+    async def check() -> bool:
+        return wanted <= set(await imported(stack))
+
+    await eventually(check, what=what)
