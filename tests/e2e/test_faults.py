@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import structlog
 
 from emulator.salesforce.app import RunningEmulator, SfEmulatorSettings, start_sf_emulator
 from worker.app import Running
@@ -104,7 +105,7 @@ async def test_token_revocation_mid_run_loses_nothing(tmp_path: Path) -> None:
             await asyncio.sleep(0.2)
             await stack.sf_admin("POST", "tokens/revoke")
             await stack.pos_admin("POST", "tokens/revoke")
-        fos |= await new_orders(stack, 15)  # after the last revocation: only a re-authenticated stream sees them
+        fos |= await new_orders(stack, 15)  # after the last revocation (the periodic sweep is hourly: via the stream)
         sales |= await new_sales(stack, 4)
         await settled(stack, running, fos, sales)
         pos_stats = await stack.pos_admin("GET", "stats")
@@ -154,12 +155,15 @@ async def test_invalid_replay_after_long_outage_reconciles_the_lost_events(tmp_p
         lost = await new_orders(stack, 15)  # their events exist only until the purge below
         purged = await stack.sf_admin("POST", "events/purge", {"older_than_seconds": 0})
         assert purged["retained"] == 0 and purged["purged"] >= 25
-        async with worker(stack, tmp_path, **no_sweeps) as running:
-            await wait_imported(stack, lost, "orders whose events were purged")
-            assert running.reconciler.sweeps == 1
-            assert await running.store.get_cursor(CHANNEL) != stored
-            later = await new_orders(stack, 10)  # the stream resumed: new events arrive again
-            await settled(stack, running, first | lost | later, set())
+        with structlog.testing.capture_logs() as logs:
+            async with worker(stack, tmp_path, **no_sweeps) as running:
+                await wait_imported(stack, lost, "orders whose events were purged")
+                later = await new_orders(stack, 10)  # the stream resumed: their events arrive
+                await settled(stack, running, first | lost | later, set())
+                assert running.reconciler.sweeps == 1  # the invalid-replay sweep, and no other
+        refused = [e for e in logs if e["event"] == "stream_invalid_replay"]
+        assert [e["replay_id"] for e in refused] == [stored]
+        assert [e["replay_from"] for e in logs if e["event"] == "stream_subscribed"] == [-1]
 
 
 async def test_orders_allocated_while_the_stream_resubscribes_after_an_invalid_replay_are_not_lost(
@@ -187,8 +191,8 @@ async def test_orders_allocated_while_the_stream_resubscribes_after_an_invalid_r
                 stop.set()
                 await allocator
                 await stack.sf_admin("DELETE", "faults")
-                assert running.reconciler.sweeps == 1
                 await settled(stack, running, fos, set(), timeout=30)
+                assert running.reconciler.sweeps == 1
         finally:
             stop.set()
             await asyncio.gather(allocator, return_exceptions=True)
