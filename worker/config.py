@@ -242,6 +242,28 @@ class StreamConfig(Frozen):
     initial_replay: Literal[-1, -2] = -1
 
 
+DEFAULT_RETURN_REASONS = {
+    "DAMAGED": "Damaged", "DEFECTIVE": "Defective", "WRONG_ITEM": "Wrong Item", "NOT_SATISFIED": "Not Satisfied",
+    "CHANGED_MIND": "Changed Mind", "CUSTOMER_CHANGED_MIND": "Customer Changed Mind",
+    "DUPLICATE_ORDER": "Duplicate Order", "OTHER": "Other",
+}
+
+
+class ReturnsConfig(Frozen):
+    # POS return reason code -> the org's change-order reason (a ChangeOrderItemReason picklist value). Codes match
+    # case-insensitively with spaces as underscores; a label that already is a picklist value passes unchanged.
+    reason_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RETURN_REASONS))
+    default_reason: str = Field(default="Unknown", min_length=1)  # for an unknown or missing POS reason
+
+    @field_validator("reason_map")
+    @classmethod
+    def _reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        empty = sorted(code for code, reason in value.items() if not code.strip() or not reason.strip())
+        if empty:
+            raise ValueError(f"codes and reasons must not be empty (check {empty})")
+        return {code.strip().upper().replace(" ", "_"): reason for code, reason in value.items()}
+
+
 class WorkerConfig(Frozen):
     store_url: str = "sqlite:///./oms-worker.db"
     worker_id: str | None = None
@@ -252,6 +274,7 @@ class WorkerConfig(Frozen):
     retry: RetryConfig = RetryConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
     stream: StreamConfig = StreamConfig()
+    returns: ReturnsConfig = ReturnsConfig()
     status_mapping: dict[str, str] = Field(
         default_factory=lambda: {"PACK": "Pickpack", "DELIVERED": "Fulfilled", "SHIPPED": "Fulfilled"}
     )

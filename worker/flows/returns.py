@@ -10,12 +10,13 @@ return more than is returnable is refused with a clear permanent error.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
+from worker.config import DEFAULT_RETURN_REASONS, ReturnsConfig
 from worker.errors import PermanentError
 from worker.metrics import Metrics
 from worker.spi import OrderApi, detail_query, returnable
@@ -27,20 +28,18 @@ log = structlog.get_logger(__name__)
 ACTIONS = "commerce/order-management/order-summaries/{id}"
 # POS return reason codes -> OrderItemSummaryChange.Reason picklist values (salesforce-wire.md 5.5: reason must be
 # a picklist value). A value that already is one of these labels passes through; anything else becomes Unknown.
-REASONS = {"DAMAGED": "Damaged", "DEFECTIVE": "Defective", "WRONG_ITEM": "Wrong Item", "NOT_SATISFIED": "Not Satisfied",
-           "CHANGED_MIND": "Changed Mind", "CUSTOMER_CHANGED_MIND": "Customer Changed Mind",
-           "DUPLICATE_ORDER": "Duplicate Order", "OTHER": "Other"}
-
-
-def change_reason(pos_reason: Any) -> str:
-    """The Salesforce change reason for a POS return reason (code or label); Unknown when not recognised."""
+def change_reason(pos_reason: Any, reasons: Mapping[str, str] = DEFAULT_RETURN_REASONS,
+                  default: str = "Unknown") -> str:
+    """The Salesforce change reason for a POS return reason (code or label); ``default`` when not recognised."""
     text = str(pos_reason or "").strip()
-    if text in REASONS.values():
+    if text in reasons.values():
         return text
-    return REASONS.get(text.upper().replace(" ", "_"), "Unknown")
+    return reasons.get(text.upper().replace(" ", "_"), default)
 
 
-def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], *,
+                reasons: Mapping[str, str] = DEFAULT_RETURN_REASONS, default_reason: str = "Unknown",
+                ) -> list[dict[str, Any]]:
     """Pure: POS return lines + OrderItemSummary rows -> changeItems; raises PermanentError on over-return."""
     left = {str(i["Id"]): returnable(i) for i in items if i.get("Type") in (None, "Order Product")}
     by_sku: dict[str, list[str]] = {}
@@ -48,7 +47,7 @@ def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
         if str(item["Id"]) in left and item.get("StockKeepingUnit"):
             by_sku.setdefault(str(item["StockKeepingUnit"]), []).append(str(item["Id"]))
     chosen: dict[str, Decimal] = {}
-    reasons: dict[str, str] = {}
+    chosen_reasons: dict[str, str] = {}
     for line in lines:
         qty = Decimal(str(line.get("quantity") or 0))
         if qty <= 0:
@@ -60,22 +59,24 @@ def plan_return(lines: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
             take = min(remaining, left[item_id] - chosen.get(item_id, Decimal(0)))
             if take > 0:
                 chosen[item_id] = chosen.get(item_id, Decimal(0)) + take
-                reasons[item_id] = change_reason(line.get("returnReason"))
+                chosen_reasons[item_id] = change_reason(line.get("returnReason"), reasons, default_reason)
                 remaining -= take
             if remaining == 0:
                 break
         if remaining > 0:
             raise PermanentError("pos", f"over-return: {line.get('productId') or original} asks {qty}, only "
                                  f"{qty - remaining} returnable", code="OVER_RETURN")
-    return [{"orderItemSummaryId": item_id, "quantity": float(qty), "reason": reasons[item_id],
+    return [{"orderItemSummaryId": item_id, "quantity": float(qty), "reason": chosen_reasons[item_id],
              "shippingReductionFlag": False} for item_id, qty in chosen.items()]
 
 
 class ReturnProcessor:
     queue = "return"
 
-    def __init__(self, store: Store, salesforce: OrderApi, metrics: Metrics) -> None:
+    def __init__(self, store: Store, salesforce: OrderApi, metrics: Metrics,
+                 returns: ReturnsConfig | None = None) -> None:
         self.store, self.salesforce, self.metrics = store, salesforce, metrics
+        self.returns = returns or ReturnsConfig()
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         for job in jobs:
@@ -113,7 +114,8 @@ class ReturnProcessor:
             base = ACTIONS.format(id=summary["Id"])
             if "changeOrderId" not in state:
                 items = ((summary.get("OrderItemSummaries") or {}).get("records")) or []
-                change = plan_return(lines, items)
+                change = plan_return(lines, items, reasons=self.returns.reason_map,
+                                     default_reason=self.returns.default_reason)
                 result = await self.salesforce.connect(f"{base}/actions/submit-return", {"changeItems": change})
                 state["changeOrderId"] = result["changeOrderId"]
                 await self.store.meta_set(key, json.dumps(state))

@@ -91,6 +91,9 @@ def test_valid_base_config_parses() -> None:
         ("worker.store_url", "mysql://x", "worker.store_url: expected \"sqlite:///path.db\""),
         ("worker.status_mapping", {"PICK": "Pickpack"}, "worker.status_mapping: unknown POS event PICK"),
         ("worker.concurrency", {"import_batch_size": 500}, "worker.concurrency.import_batch_size:"),
+        ("worker.concurrency", {"posting_batch_size": 76}, "worker.concurrency.posting_batch_size:"),
+        ("worker.returns", {"reason_map": {"DAMAGED": " "}}, "worker.returns.reason_map: codes and reasons must"),
+        ("worker.returns", {"default_reason": ""}, "worker.returns.default_reason:"),
     ],
 )
 def test_each_invalid_value_gets_one_clear_message(path: str, value: Any, expected: str) -> None:

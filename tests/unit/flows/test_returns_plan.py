@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from worker.config import ReturnsConfig
 from worker.errors import PermanentError
 from worker.flows.returns import plan_return
 from worker.spi import search_condition
@@ -73,3 +74,18 @@ def test_search_condition_needs_a_field() -> None:
     """A search with no known field is refused with the list of fields."""
     with pytest.raises(ValueError, match="OrderNumber"):
         search_condition({"foo": "bar"})
+
+
+@pytest.mark.parametrize(
+    ("pos_reason", "expected"),
+    [("broken in box", "Damaged"), ("BROKEN_IN_BOX", "Damaged"), ("Too Small", "Wrong Size"),
+     ("Wrong Size", "Wrong Size"), ("DAMAGED", "Not Recognized"), (None, "Not Recognized")],
+)
+def test_reason_map_and_default_come_from_config(pos_reason: str | None, expected: str) -> None:
+    """A configured reason map (codes normalised like the config does) and default replace the built-in ones."""
+    config = ReturnsConfig(reason_map={"broken in box": "Damaged", "TOO_SMALL": "Wrong Size"},
+                           default_reason="Not Recognized")
+    line = {"originalOrderItemId": "10uA", "quantity": 1, "returnReason": pos_reason}
+    (change,) = plan_return([line], ITEMS, reasons=config.reason_map, default_reason=config.default_reason)
+    assert change["reason"] == expected
+
