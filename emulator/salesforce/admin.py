@@ -1,4 +1,5 @@
-"""Operator API under ``/__admin/`` (no auth, JSON): faults, tokens, limits, counters, records, seed, scenarios."""
+"""Operator API under ``/__admin/`` (no auth, JSON): faults, tokens, limits, counters, records, seed, scenarios,
+event publish and purge (ages events out of the retention window on demand)."""
 
 from __future__ import annotations
 
