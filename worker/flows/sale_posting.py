@@ -142,23 +142,6 @@ class SalePoster:
                 group.create_task(finish(item, order_id))
         return waiting
 
-    async def post(self, job: Job) -> None:
-        """Post one sale job on its own (retries and callers outside the queue)."""
-        sale = PosSale.model_validate(job.payload["sale"])
-        bound = log.bind(pos_order_id=sale.orderId, endpoint=job.payload.get("endpoint"))
-        if await self.store.sale_get(sale.orderId):
-            bound.info("sale_already_posted")
-            return
-        if job.attempts > 1:
-            await self._post_again(sale, bound)
-            return
-        try:
-            graph, skus = await self._build(sale)
-        except NothingToPost:
-            bound.info("sale_nothing_to_post")
-            return
-        await self._finish(sale, await self._send_one(graph, skus, bound), None, bound)
-
     async def _post_again(self, sale: PosSale, bound: Any) -> None:
         """A later attempt: the earlier one may have committed, so look the Order up before posting."""
         existing = await self.find_order(sale.orderId)
