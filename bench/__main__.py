@@ -19,7 +19,6 @@ import aiohttp
 
 from bench.naive import NaiveClient
 from bench.procs import (
-    SALES_SEED,
     WEBHOOK_KEY,
     free_port,
     peak_rss_mb,
@@ -30,6 +29,7 @@ from bench.procs import (
     worker_yaml,
 )
 from bench.scenarios import Bench, emulator_rest_rate
+from worker.demo import SALES_SEED
 
 TARGETS = {"calls_per_fo_burst": 1.0, "calls_per_warm_sale": 2.0, "fo_imports_per_s": 500, "sales_per_s": 300,
            "p99_added_latency_ms": 50, "rss_mb": 150}

@@ -10,18 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_KEY = "bench-webhook-key"
-SALES_SEED: dict[str, Any] = {
-    "pricebook": {"Name": "acme-en-US-US", "IsActive": True},
-    "sales_channels": [{"SalesChannelName": "POS"}],
-    "delivery_methods": [{"Name": "IN_STORE-DEFAULT"}, {"Name": "IN_STORE-PICKUP_LATER"}, {"Name": "ONLINE-DEFAULT"}],
-    "payment_gateways": [{"PaymentGatewayName": "Cash"}, {"PaymentGatewayName": "POS"}],
-}
 
 
 def free_port() -> int:

@@ -23,6 +23,8 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_KEY = "demo-webhook-key"
+# The org setup a retailer does once for POS sales (seed rules of DESIGN.md flow 2), on top of the emulator's demo
+# seed; the e2e harness and the benchmarks load the same.
 SALES_SEED: dict[str, Any] = {
     "pricebook": {"Name": "acme-en-US-US", "IsActive": True},
     "sales_channels": [{"SalesChannelName": "POS"}],

@@ -17,19 +17,10 @@ from emulator.salesforce.app import SfEmulatorSettings, start_sf_emulator
 from worker.app import Running, serve
 from worker.config import Config
 from worker.config_load import parse_config
+from worker.demo import SALES_SEED
 
 WEBHOOK_KEY = "e2e-webhook-key"
 SPI_KEY = "e2e-spi-key"
-
-# The org setup a retailer does once (seed rules of DESIGN.md flow 2), on top of the emulator's demo seed.
-SALES_SEED: dict[str, Any] = {
-    "pricebook": {"Name": "acme-en-US-US", "IsActive": True},
-    "sales_channels": [{"SalesChannelName": "POS"}],
-    "delivery_methods": [
-        {"Name": "IN_STORE-DEFAULT"}, {"Name": "IN_STORE-PICKUP_LATER"}, {"Name": "ONLINE-DEFAULT"},
-    ],
-    "payment_gateways": [{"PaymentGatewayName": "Cash"}, {"PaymentGatewayName": "POS"}],
-}
 
 
 def raw_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: Any) -> dict[str, Any]:
@@ -98,6 +89,30 @@ class Stack:
             "urls": {name: f"{base}/{name}" for name in names},
             "headers": {"Authorization": f"Bearer {WEBHOOK_KEY}"}, **options,
         })
+
+
+async def imported_ids(stack: Stack) -> list[str]:
+    """externalOrderId (the FO Id) of every order the POS has imported, repeats included."""
+    body = await stack.pos_admin("GET", "orders")
+    return [o["externalOrderId"] for o in body.get("orders", body)]
+
+
+async def new_sales(stack: Stack, count: int) -> set[str]:
+    """Ring up ``count`` in-store card sales at store 256; their POS order ids."""
+    sales = [await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256"})
+             for _ in range(count)]
+    return {sale["orderId"] for sale in sales}
+
+
+async def posted_orders(stack: Stack) -> list[dict[str, Any]]:
+    """Orders the worker posted for POS sales (POS order ids start with S-; scenario web orders with WEB-)."""
+    rows = (await stack.sf_admin("GET", "records/Order"))["records"]
+    return [r for r in rows if str(r.get("OrderReferenceNumber") or "").startswith("S-")]
+
+
+async def references(stack: Stack) -> list[str]:
+    """OrderReferenceNumber of every posted sale's Order, repeats included."""
+    return [r["OrderReferenceNumber"] for r in await posted_orders(stack)]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition") -> None:

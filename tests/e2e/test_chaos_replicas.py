@@ -27,8 +27,8 @@ import yaml
 
 from worker.store import open_store
 
-from .harness import WEBHOOK_KEY, Stack, emulators, eventually, raw_config
-from .test_crash_restart import free_port, imported_ids, start_worker
+from .harness import WEBHOOK_KEY, Stack, emulators, eventually, imported_ids, posted_orders, raw_config
+from .test_crash_restart import free_port, start_worker
 
 pytestmark = pytest.mark.e2e
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -93,14 +93,8 @@ async def pg_schema() -> AsyncIterator[str]:
         await conn.close()
 
 
-async def posted(stack: Stack) -> list[dict[str, Any]]:
-    """Orders posted for POS sales (POS order ids start with S-; the scenario's web orders with WEB-)."""
-    rows = (await stack.sf_admin("GET", "records/Order"))["records"]
-    return [r for r in rows if str(r.get("OrderReferenceNumber") or "").startswith("S-")]
-
-
 async def check_posted_once(stack: Stack, sales: set[str]) -> None:
-    orders = await posted(stack)
+    orders = await posted_orders(stack)
     assert sorted(o["OrderReferenceNumber"] for o in orders) == sorted(sales), "a sale missing or posted twice"
     assert {o["Status"] for o in orders} == {"Activated"}
     ids = {o["Id"] for o in orders}
@@ -240,7 +234,7 @@ async def _failed_reposted(stack: Stack, last: dict[str, Any]) -> bool:
 async def _imported_and_posted(stack: Stack, fos: set[str], sales: set[str], last: dict[str, Any]) -> bool:
     await _failed_reposted(stack, last)
     last["not imported"] = len(fos - set(await imported_ids(stack)))
-    last["not posted"] = len(sales - {o["OrderReferenceNumber"] for o in await posted(stack)})
+    last["not posted"] = len(sales - {o["OrderReferenceNumber"] for o in await posted_orders(stack)})
     return not last["not imported"] and not last["not posted"]
 
 
@@ -262,7 +256,7 @@ async def test_sigterm_drains_in_flight_work_and_a_restart_finishes_it_once(tmp_
                      for _ in range(30)}
 
             async def working() -> bool:
-                return bool(await imported_ids(stack)) and bool(await posted(stack))
+                return bool(await imported_ids(stack)) and bool(await posted_orders(stack))
 
             await eventually(working, timeout=60, what="imports and posts under way")
             started = time.monotonic()
@@ -277,7 +271,7 @@ async def test_sigterm_drains_in_flight_work_and_a_restart_finishes_it_once(tmp_
             log = (await stack.pos_admin("GET", "webhooks/log"))["deliveries"]
             accepted = {d["orderId"] for d in log if d["endpoint"] == "ORDER" and d["status"] == 200}
             assert accepted and accepted <= done_or_queued, "a sale answered 200 is not in the store"
-            refs = [o["OrderReferenceNumber"] for o in await posted(stack)]
+            refs = [o["OrderReferenceNumber"] for o in await posted_orders(stack)]
             assert len(refs) == len(set(refs))
             done = [json.loads(p) for _, state, p in jobs if state == "done"]
             assert {d["sale"]["orderId"] for d in done if "sale" in d} <= set(refs), "a done sale is not in SF"

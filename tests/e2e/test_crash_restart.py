@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .harness import Stack, emulators, eventually, raw_config
+from .harness import emulators, eventually, imported_ids, raw_config
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +30,6 @@ def start_worker(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "worker.cli", "run", "--config", str(config_path)],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ))
-
-
-async def imported_ids(stack: Stack) -> list[str]:
-    body = await stack.pos_admin("GET", "orders")
-    return [o["externalOrderId"] for o in body.get("orders", body)]
 
 
 async def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:

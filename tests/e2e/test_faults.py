@@ -17,7 +17,7 @@ from emulator.salesforce.app import RunningEmulator, SfEmulatorSettings, start_s
 from worker.app import Running
 from worker.store import QUEUES
 
-from .harness import Stack, emulators, eventually, worker
+from .harness import Stack, emulators, eventually, imported_ids, new_sales, posted_orders, references, worker
 
 pytestmark = pytest.mark.e2e
 CHANNEL = "/event/FOStatusChangedEvent"
@@ -28,37 +28,17 @@ async def new_orders(stack: Stack, count: int, store: str = "256") -> set[str]:
     return {o["fulfillment_order_id"] for o in created["orders"]}
 
 
-async def new_sales(stack: Stack, count: int) -> set[str]:
-    sales = [await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256"})
-             for _ in range(count)]
-    return {sale["orderId"] for sale in sales}
-
-
-async def imported(stack: Stack) -> list[str]:
-    return [o["externalOrderId"] for o in (await stack.pos_admin("GET", "orders"))["orders"]]
-
-
-async def posted_orders(stack: Stack) -> list[dict[str, Any]]:
-    """Orders the worker posted for POS sales (POS order ids start with S-; scenario web orders with WEB-)."""
-    rows = (await stack.sf_admin("GET", "records/Order"))["records"]
-    return [r for r in rows if str(r.get("OrderReferenceNumber") or "").startswith("S-")]
-
-
-async def references(stack: Stack) -> list[str]:
-    return [r["OrderReferenceNumber"] for r in await posted_orders(stack)]
-
-
 async def settled(stack: Stack, running: Running, fos: set[str], sales: set[str], *, timeout: float = 90) -> None:
     """Wait until every FO is imported and every sale posted with its queues empty, then check 'once'."""
 
     async def done() -> bool:
-        if not fos <= set(await imported(stack)) or not sales <= set(await references(stack)):
+        if not fos <= set(await imported_ids(stack)) or not sales <= set(await references(stack)):
             return False
         counts = await running.store.queue_counts()
         return all(counts[q]["pending"] == counts[q]["processing"] == 0 for q in QUEUES)
 
     await eventually(done, timeout=timeout, what=f"{len(fos)} FOs imported and {len(sales)} sales posted")
-    ids, refs = await imported(stack), await references(stack)
+    ids, refs = await imported_ids(stack), await references(stack)
     assert sorted(ids) == sorted(fos), "an FO is missing from the POS or was imported twice"
     assert sorted(refs) == sorted(sales), "a sale is missing from Salesforce or was posted twice"
     orders = {o["Id"] for o in await posted_orders(stack)}
@@ -202,6 +182,6 @@ async def wait_imported(stack: Stack, fos: set[str], what: str) -> None:
     wanted = set(fos)
 
     async def check() -> bool:
-        return wanted <= set(await imported(stack))
+        return wanted <= set(await imported_ids(stack))
 
     await eventually(check, what=what)

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .harness import Stack, emulators, eventually, raw_config, worker
-from .test_crash_restart import free_port, imported_ids, start_worker
+from .harness import WEBHOOK_KEY, emulators, eventually, imported_ids, new_sales, references, worker
+from .test_chaos_replicas import Replica
 
 pytestmark = pytest.mark.e2e
-
-
-async def references(stack: Stack) -> list[str]:
-    """OrderReferenceNumber of every Order in the org (the POS order id of each posted sale)."""
-    rows = (await stack.sf_admin("GET", "records/Order"))["records"]
-    return [str(r["OrderReferenceNumber"]) for r in rows if r.get("OrderReferenceNumber")]
-
-
-async def sales(stack: Stack, count: int) -> list[str]:
-    out = []
-    for _ in range(count):
-        sale = await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256"})
-        out.append(sale["orderId"])
-    return out
 
 
 async def test_dropped_stream_events_are_imported_once_by_the_sweep(tmp_path: Path) -> None:
@@ -85,10 +69,10 @@ async def test_failing_graph_requests_are_retried_and_post_each_sale_once(tmp_pa
     async with emulators() as stack, worker(stack, tmp_path):
         await stack.sf_admin("POST", "faults", {"error_rate": 0.5, "error_kind": "5xx", "paths": ["composite/graph"],
                                                 "seed": 4})
-        ids = await sales(stack, 15)
+        ids = await new_sales(stack, 15)
         await stack.sf_admin("POST", "faults", {"error_rate": 0.5, "error_kind": "UNABLE_TO_LOCK_ROW",
                                                 "paths": ["composite/graph"], "seed": 6})
-        ids += await sales(stack, 15)
+        ids |= await new_sales(stack, 15)
 
         async def posted() -> bool:
             return set(ids) <= set(await references(stack))
@@ -104,44 +88,29 @@ async def test_failing_graph_requests_are_retried_and_post_each_sale_once(tmp_pa
 async def test_kill_9_during_sale_posting_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     """SIGKILLs while sales are posted; after restart and the POS's repost, each sale is one Order."""
     async with emulators() as stack:
-        port = free_port()
-        raw = raw_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp_path / 'state.db'}",
-                         http={"host": "127.0.0.1", "port": port}, lease_seconds=2, log_level="INFO")
-        config_path = tmp_path / "worker.yaml"
-        config_path.write_text(yaml.safe_dump(raw))
-        log = tmp_path / "worker.log"
-        proc = start_worker(config_path, log)
+        replica = Replica(stack, tmp_path, "worker", f"sqlite:///{tmp_path / 'state.db'}", lease_seconds=2)
+        replica.start()
         hooks = ["ORDER", "ORDER_UPDATE", "RETURN", "BOPIS_EXPORT", "BOFIS_EXPORT", "STORE_FULFILLMENT"]
-        await stack.pos_admin("POST", "webhooks", {
-            "urls": {n: f"http://127.0.0.1:{port}/webhooks/pos/{n}" for n in hooks},
-            "headers": {"Authorization": "Bearer e2e-webhook-key"}})
-
-        async def ready() -> bool:
-            try:
-                async with stack.http.get(f"http://127.0.0.1:{port}/readyz") as resp:
-                    return resp.status == 200
-            except OSError:
-                return False
-
+        await stack.pos_admin("POST", "webhooks", {"urls": {n: replica.url(n) for n in hooks},
+                                                   "headers": {"Authorization": f"Bearer {WEBHOOK_KEY}"}})
         try:
-            await eventually(ready, timeout=30, what="worker ready")
-            ids: list[str] = []
+            await replica.ready()
+            ids: set[str] = set()
             for _ in range(3):
-                ids += await sales(stack, 20)
+                ids |= await new_sales(stack, 20)
                 await asyncio.sleep(0.05)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=10)
-                proc = start_worker(config_path, log)
-                await eventually(ready, timeout=30, what="worker restarted")
+                replica.kill()
+                replica.start()
+                await replica.ready()
                 # Deliveries that met a dead worker were refused; the POS keeps them for a repost.
                 await stack.pos_admin("POST", "webhooks/repost", {})
 
             async def posted() -> bool:
-                return set(ids) <= set(await references(stack))
+                return ids <= set(await references(stack))
 
             await eventually(posted, timeout=120, what="every sale posted after kills")
             refs = await references(stack)
-            assert sorted(refs) == sorted(set(refs)) and len(set(ids)) == 60
+            assert sorted(refs) == sorted(set(refs)) and len(ids) == 60
         finally:
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+            if replica.proc is not None and replica.proc.poll() is None:
+                assert await replica.terminate() == 0, replica.log.read_text()[-3000:]

@@ -23,9 +23,9 @@ from emulator.pos.settings import PosEmulatorSettings
 from emulator.salesforce.app import SfEmulatorSettings, start_sf_emulator
 from emulator.salesforce.oauth import OAuthSettings
 
-from .harness import SALES_SEED, SPI_KEY, WEBHOOK_KEY, Stack, eventually
+from .harness import SALES_SEED, SPI_KEY, WEBHOOK_KEY, Stack, eventually, imported_ids
 from .test_chaos_replicas import Replica
-from .test_crash_restart import ROOT, imported_ids
+from .test_crash_restart import ROOT
 
 pytestmark = pytest.mark.e2e
 USER, CLIENT_ID, POS_CLIENT_ID = "integration@example.com", "secret-test-client", "secret-test-pos-client"
