@@ -6,15 +6,16 @@ Required by the contract: ``has_object``, ``has_field``, ``canonical_field``, ``
 - ``canonical_object(sobject) -> str`` (fallback: the type of a stored row, else the text as written);
 - ``canonical_relationship(sobject, name) -> str`` (fallback: parent relationships derive from their
   foreign key, ``DeliveryMethodId`` -> ``DeliveryMethod``; child relationships keep the text as written);
-- ``children(sobject, fk_field, parent_id) -> Iterable[row]`` with exactly those parameter names
-  (fallback: one pass over ``records(child)`` per query, grouped by the foreign key).
+- ``children(sobject, fk_field, parent_id) -> Iterable[row]`` with exactly those parameter names, or the same as
+  ``soql_children`` when ``children`` means something else on the resolver (fallback: one pass over
+  ``records(child)`` per query, grouped by the foreign key).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ..ids import to18
@@ -47,15 +48,16 @@ def normalize_id(value: Any) -> str | None:
     return to18(value) if isinstance(value, str) else None
 
 
-def _has_contract_children(resolver: Any) -> bool:
+def _indexed_children(resolver: Any) -> Callable[..., Iterable[dict[str, Any]]] | None:
+    """The resolver's indexed child lookup (``soql_children`` or ``children`` with the contract's parameters)."""
     method = getattr(resolver, "soql_children", None) or getattr(resolver, "children", None)
     if method is None or not callable(method):
-        return False
+        return None
     try:
         params = tuple(inspect.signature(method).parameters)
     except (TypeError, ValueError):
-        return False
-    return params == _CHILDREN_PARAMS
+        return None
+    return method if params == _CHILDREN_PARAMS else None
 
 
 class Access:
@@ -64,7 +66,7 @@ class Access:
     def __init__(self, resolver: Resolver, include_deleted: bool) -> None:
         self.resolver = resolver
         self.include_deleted = include_deleted
-        self._indexed_children = _has_contract_children(resolver)
+        self._indexed_children = _indexed_children(resolver)
         self._child_index: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         self._rows: dict[str, dict[str, Any] | None] = {}
 
@@ -117,9 +119,8 @@ class Access:
 
     def children(self, child: str, fk: str, parent_id: str) -> list[dict[str, Any]]:
         """Rows of ``child`` whose ``fk`` points at ``parent_id``."""
-        if self._indexed_children:
-            method = getattr(self.resolver, "soql_children", None) or self.resolver.children  # type: ignore[attr-defined]
-            rows = method(sobject=child, fk_field=fk, parent_id=parent_id)
+        if self._indexed_children is not None:
+            rows = self._indexed_children(sobject=child, fk_field=fk, parent_id=parent_id)
             return [row for row in rows if self.alive(row)]
         index = self._child_index.get((child, fk))
         if index is None:
