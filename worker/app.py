@@ -82,7 +82,7 @@ async def serve(
         ssl_context = make_ssl_context(config.salesforce)
         connector = aiohttp.TCPConnector(limit=100, ssl=ssl_context if ssl_context is not None else True)
         session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
-        store = await open_store(wc.store_url)
+        store = await open_store(wc.store_url, exclusive=True)
         stack.push_async_callback(store.close)
         tokens = TokenProvider(config.salesforce, config.auth, session)
         sf = SalesforceRest(config.salesforce, tokens, session, retry=http_retry)

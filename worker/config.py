@@ -280,6 +280,9 @@ class WorkerConfig(Frozen):
     )
     lease_seconds: float = Field(default=120.0, gt=0)
     drain_grace_seconds: float = Field(default=20.0, ge=0)
+    # How long an outside call that may have started (a sale's graph sent, then the answer lost or the worker
+    # stopped) is given to land before Salesforce is asked whether it did; default: salesforce.request_timeout_seconds
+    effect_settle_seconds: float | None = Field(default=None, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 

@@ -34,6 +34,7 @@ def raw_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: An
         "retry": {"attempts": 8, "base_delay_seconds": 0.05, "max_delay_seconds": 0.5, "http_attempts": 3},
         "lease_seconds": 10,
         "drain_grace_seconds": 5,
+        "effect_settle_seconds": 0.5,  # the emulator answers at once: a sent graph lands well within this
         "log_format": "json",
         "log_level": "WARNING",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.e2e
 
 
 @asynccontextmanager
-async def poster(stack: Stack, tmp: Path) -> AsyncIterator[tuple[SalePoster, SalesforceRest, Store]]:
-    config = worker_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp / 'state.db'}")
+async def poster(stack: Stack, tmp: Path, settle: float = 0.0,
+                 ) -> AsyncIterator[tuple[SalePoster, SalesforceRest, Store]]:
+    config = worker_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp / 'state.db'}",
+                           effect_settle_seconds=settle)
     store = await open_store(config.worker.store_url)
     async with aiohttp.ClientSession() as session:
         tokens = TokenProvider(config.salesforce, config.auth, session)
@@ -90,8 +93,9 @@ async def test_two_sales_creating_the_same_new_product_go_in_separate_requests(t
 
 
 async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp_path: Path) -> None:
-    """When a graph request's answer is lost, every sale of it fails; the retry finds the posted Orders."""
-    async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
+    """When a graph request's answer is lost, every sale of it fails; a retry within the settle window waits (sends
+    nothing), the one after it finds the posted Orders in one look-up and posts nothing twice."""
+    async with emulators() as stack, poster(stack, tmp_path, settle=0.5) as (post, sf, store):
         jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0003", "quantity": 1}] for _ in range(4)])
         real = sf.composite_graph
 
@@ -105,12 +109,19 @@ async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp
         assert outcome.done == [] and len(outcome.failed) == 4
         sf.composite_graph = real  # type: ignore[method-assign]
         for job in jobs:
-            await store.retry_later(job.id, "lost answer", 0)
+            await store.retry_later(job, "lost answer", 0)
         again = await store.claim("sale", 10, lease_seconds=60, worker_id="t")
         assert sorted(j.id for j in again) == sorted(j.id for j in jobs) and all(j.attempts == 2 for j in again)
+        before = sf.calls_made
+        settling = Outcome()
+        await post.handle(again, settling)
+        assert settling.done == [] and {getattr(e, "code", None) for _, e in settling.failed} == {"SETTLING"}
+        assert sf.calls_made == before  # nothing sent, nothing looked up yet
+        await asyncio.sleep(0.6)
         retry = Outcome()
         await post.handle(again, retry)
         assert retry.failed == [] and len(retry.done) == 4
+        assert sf.calls_made - before == 2 + 4  # one Order and one OrderSummary look-up, then 4 summaries
         counts = await orders_by_reference(stack)
         assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
         summaries = await stack.sf_admin("GET", "records/OrderSummary")

@@ -31,6 +31,7 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     TransientError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError,
 )
 LIMIT_PAUSE_SECONDS = 60.0
+SETTLE_ATTEMPTS = 5  # store writes that settle a batch; past them the lease expiry hands the jobs on
 
 
 @dataclass
@@ -48,18 +49,65 @@ class Pause:
         return max(0.0, self.until - time.monotonic())
 
 
+class Lease:
+    """A claim's hold on its jobs. The runner renews it on a heartbeat while the handler runs; a job whose lease
+    was lost (another claimer holds it now) is never settled by this runner, and a handler asks ``confirm`` right
+    before an outside call so that it never starts one for a job it no longer holds."""
+
+    def __init__(self, store: Store, jobs: Sequence[Job], lease_seconds: float) -> None:
+        self.store, self.jobs, self.lease_seconds = store, list(jobs), lease_seconds
+        self.lost: set[int] = set()
+
+    def holds(self, job: Job) -> bool:
+        return job.id not in self.lost
+
+    async def renew(self, jobs: Sequence[Job] | None = None) -> list[Job]:
+        """Extend the lease of ``jobs`` (default: all still held); the ones still held. Raises if the store does."""
+        asked = [job for job in (self.jobs if jobs is None else jobs) if self.holds(job)]
+        if not asked:
+            return []
+        kept = await self.store.renew(asked, self.lease_seconds)
+        for job in asked:
+            if job.id not in kept:
+                self.lost.add(job.id)
+                log.warning("job_lease_lost", queue=job.queue, job_id=job.id)
+        return [job for job in asked if job.id in kept]
+
+    async def keep(self) -> None:
+        """Heartbeat: renew every third of the lease until cancelled; a store error is logged and retried."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                if not await self.renew():
+                    return
+            except Exception as exc:
+                log.warning("lease_renew_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+
 class Outcome:
     """What a handler reports per job; the runner turns it into store calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, lease: Lease | None = None) -> None:
         self.done: list[int] = []
         self.failed: list[tuple[Job, BaseException]] = []
+        self.lease = lease
 
     def complete(self, job: Job) -> None:
         self.done.append(job.id)
 
     def fail(self, job: Job, exc: BaseException) -> None:
         self.failed.append((job, exc))
+
+    def holds(self, job: Job) -> bool:
+        """False once the job's lease was lost: start no further outside call for it."""
+        return self.lease is None or self.lease.holds(job)
+
+    async def confirm(self, jobs: Sequence[Job]) -> list[Job]:
+        """Right before an outside call: renew the jobs' lease now; the ones still held (lost ones are dropped,
+        never reported: their new holder settles them)."""
+        if self.lease is None:
+            return list(jobs)
+        return await self.lease.renew(jobs)
 
 
 class Handler(Protocol):
@@ -143,31 +191,56 @@ class QueueRunner:
                 group.create_task(self._run_batch(jobs, slots))
 
     async def _run_batch(self, jobs: list[Job], slots: asyncio.Semaphore) -> None:
-        outcome = Outcome()
+        lease = Lease(self.store, jobs, self.lease_seconds)
+        outcome = Outcome(lease)
+        keeper = asyncio.ensure_future(lease.keep())
         try:
             try:
                 await self.handler.handle(jobs, outcome)
             except asyncio.CancelledError:
-                await asyncio.shield(self._settle(jobs, outcome, release_rest=True))
+                keeper.cancel()
+                await asyncio.shield(self._settle(jobs, outcome))
                 raise
             except Exception as exc:  # the whole batch failed the same way (e.g. the batch query)
                 reported = set(outcome.done) | {job.id for job, _ in outcome.failed}
                 for job in jobs:
                     if job.id not in reported:
                         outcome.fail(job, exc)
-            await self._settle(jobs, outcome, release_rest=True)
+            keeper.cancel()
+            await self._settle(jobs, outcome)
         finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
             slots.release()
 
-    async def _settle(self, jobs: Sequence[Job], outcome: Outcome, *, release_rest: bool) -> None:
-        if outcome.done:
-            await self.store.complete(outcome.done)
-        for job, exc in outcome.failed:
-            await self._fail(job, exc)
+    async def _settle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
+        """Write what happened; unreported jobs go back to the queue. Jobs whose lease was lost are left to their
+        new holder (the store's fencing refuses them anyway). A store that fails here is retried a few times;
+        if it stays down, the lease runs out and the job is claimed again (its effects are noted durably)."""
+        held = {job.id: job for job in jobs if outcome.holds(job)}
+        done = [held[i] for i in outcome.done if i in held]
         reported = set(outcome.done) | {job.id for job, _ in outcome.failed}
-        rest = [job.id for job in jobs if job.id not in reported]
-        if rest and release_rest:
-            await self.store.release(rest)
+        rest = [job for job in held.values() if job.id not in reported]
+        await self._store_write("complete", lambda: self.store.complete(done), len(done))
+        for job, exc in outcome.failed:
+            if job.id in held:
+                await self._fail(job, exc)
+        await self._store_write("release", lambda: self.store.release(rest), len(rest))
+
+    async def _store_write(self, what: str, call: Callable[[], Awaitable[int | bool]], expected: int) -> None:
+        if expected == 0:
+            return
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                changed = int(await call())
+                if changed < expected:
+                    log.warning("job_settle_fenced", queue=self.handler.queue, action=what,
+                                lost=expected - changed)
+                return
+            except Exception as exc:
+                log.error("job_settle_failed", queue=self.handler.queue, action=what, attempt=attempt + 1,
+                          error=f"{type(exc).__name__}: {exc}"[:300])
+                await asyncio.sleep(min(self.poll_seconds * 2 ** attempt, 5.0))
 
     async def _fail(self, job: Job, exc: BaseException) -> None:
         kind = classify(exc)
@@ -181,7 +254,7 @@ class QueueRunner:
             self.pause.pause_for(seconds)
             self.metrics.paused.set(1)
             log.warning("outbound_paused", queue=queue, seconds=seconds, error=error)
-            await self.store.retry_later(job.id, error, seconds)
+            await self._store_write("retry_later", lambda: self.store.retry_later(job, error, seconds), 1)
             return
         if kind == "transient" and job.attempts < self.retry.attempts:
             delay = self.retry.delay_for(job.attempts)
@@ -191,11 +264,11 @@ class QueueRunner:
             self.metrics.retries.labels(queue).inc()
             log.warning("job_retry_scheduled", queue=queue, job_id=job.id, attempt=job.attempts,
                         delay_s=round(delay, 2), error=error)
-            await self.store.retry_later(job.id, error, delay)
+            await self._store_write("retry_later", lambda: self.store.retry_later(job, error, delay), 1)
             return
         self.metrics.dead_letters.labels(queue).inc()
         log.error("job_dead_lettered", queue=queue, job_id=job.id, attempts=job.attempts, kind=kind, error=error)
-        await self.store.dead_letter(job.id, error)
+        await self._store_write("dead_letter", lambda: self.store.dead_letter(job, error), 1)
 
 
 def _describe(exc: BaseException) -> str:

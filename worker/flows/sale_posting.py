@@ -1,11 +1,15 @@
 """POS sale -> composite graph (Order ... Activated) -> OrderSummary -> sale record. Never posted twice.
 
-``Order.OrderReferenceNumber`` = POS order id makes a post detectable. First attempts go out together: the
+``Order.OrderReferenceNumber`` = POS order id makes a post detectable. Sales never sent go out together: the
 graphs of a claimed batch share ``/composite/graph`` requests (up to 75 graphs / 500 nodes / 15 node types, each
-graph atomic on its own), so a burst costs one graph call per request plus one OrderSummary call per sale. The
-store's sale record and the outbox's unique key already stop duplicates on a first attempt; any later attempt —
-after a crash, a lost answer or an error — first looks the Order up by OrderReferenceNumber and only posts if it
-is absent. A graph is atomic, so "absent" means nothing of the sale exists.
+graph atomic on its own), so a burst costs one graph call per request plus one OrderSummary call per sale.
+
+Whether a sale may already be in Salesforce is decided from durable records, never from attempt counters: right
+before a graph request (after confirming the jobs' leases) the store notes that the sale's graph was sent. Any
+later handling of a noted sale — after a crash, a lost answer, a drain, a lost lease or ``dlq retry`` — waits out
+the settle window (a call still in flight may yet land), then looks the batch's Orders up by OrderReferenceNumber
+in one SOQL (plus one for their OrderSummaries) and posts only the ones absent. A graph is atomic, so "absent"
+means nothing of the sale exists. The OrderSummary call is noted the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -30,7 +35,7 @@ from worker.mapping.sale import (
 )
 from worker.metrics import Metrics
 from worker.pos.models import PosSale
-from worker.salesforce.soql import quote_soql
+from worker.salesforce.soql import in_list
 from worker.store import Job, SaleRecord, Store
 
 from .runner import Outcome
@@ -38,6 +43,8 @@ from .sale_lookups import LookupApi, SaleLookupCache
 
 log = structlog.get_logger(__name__)
 SUMMARY_PATH = "commerce/order-management/order-summaries"
+SALE_EFFECT = "sale"  # store.note_effects kind: the sale's graph was sent (key: POS order id)
+LOOKUP_CHUNK = 200  # references per look-up SOQL (well inside the URI and IN-list limits)
 
 
 class PostingApi(LookupApi, Protocol):
@@ -71,10 +78,12 @@ class SalePoster:
         self.cache = SaleLookupCache(salesforce, config)
         self.api_version = config.salesforce.ApiVersion
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
+        settle = config.worker.effect_settle_seconds
+        self.settle_seconds = config.salesforce.request_timeout_seconds if settle is None else settle
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
-        """First attempts go out together (many graphs per request); retries one by one, looking up first."""
-        first: list[_Pending] = []
+        """Sales never sent go out together; sales whose graph may have been sent are looked up first (batched)."""
+        pending: list[_Pending] = []
         for job in jobs:
             try:
                 sale = PosSale.model_validate(job.payload["sale"])
@@ -82,15 +91,53 @@ class SalePoster:
                 if await self.store.sale_get(sale.orderId):
                     bound.info("sale_already_posted")
                     outcome.complete(job)
-                elif job.attempts > 1:
-                    await self._post_again(sale, bound)
-                    outcome.complete(job)
                 else:
-                    first.append(_Pending(job, sale, bound))
+                    pending.append(_Pending(job, sale, bound))
             except Exception as exc:
                 outcome.fail(job, exc)
-        while first:
-            first = await self._post_round(first, outcome)
+        try:
+            fresh = await self._resume(pending, outcome)
+        except Exception as exc:  # the look-up failed: every sale that needed it waits for the next attempt
+            for item in pending:
+                outcome.fail(item.job, exc)
+            return
+        while fresh:
+            fresh = await self._post_round(fresh, outcome)
+
+    async def _resume(self, pending: list[_Pending], outcome: Outcome) -> list[_Pending]:
+        """Split by the durable record of sent graphs: never sent -> post; sent long enough ago -> one batched
+        look-up by OrderReferenceNumber (found: finish it; absent: post, a graph is atomic); sent recently -> the
+        call may still land, so wait (retry after the settle window) rather than guess."""
+        started = await self.store.effects_started(SALE_EFFECT, [item.sale.orderId for item in pending])
+        now = datetime.now(UTC)
+        fresh: list[_Pending] = []
+        look: list[_Pending] = []
+        for item in pending:
+            when = started.get(item.sale.orderId)
+            if when is None:
+                fresh.append(item)
+                continue
+            wait = self.settle_seconds - (now - when).total_seconds()
+            if wait > 0:
+                item.bound.info("sale_settling", wait_s=round(wait, 2))
+                outcome.fail(item.job, TransientError(
+                    "salesforce", "the sale's graph was sent recently; its outcome is checked after the settle "
+                    "window", code="SETTLING", retry_after=wait))
+            else:
+                look.append(item)
+        if not look:
+            return fresh
+        found = await self.find_orders([item.sale.orderId for item in look])
+        finishing: list[tuple[_Pending, str, str | None]] = []
+        for item in look:
+            if item.sale.orderId in found:
+                order_id, summary_id = found[item.sale.orderId]
+                item.bound.info("sale_found_posted", order_id=order_id)
+                finishing.append((item, order_id, summary_id))
+            else:
+                fresh.append(item)
+        await self._finish_all(finishing, outcome)
+        return fresh
 
     async def _post_round(self, pending: list[_Pending], outcome: Outcome) -> list[_Pending]:
         """Build every pending sale's graph, send the ones that fit one request; return the ones that wait."""
@@ -110,8 +157,19 @@ class SalePoster:
         # so does one whose graphId (derived from the POS order id) is already taken in the request.
         chosen = next_graph_batch([(graph.nodes, frozenset([*graph.created_products, f"graphId:{graph.graph_id}"]))
                                    for _, graph, _ in built])
-        batch = [built[i] for i in chosen]
         waiting = [item for i, (item, _, _) in enumerate(built) if i not in set(chosen)]
+        try:
+            # Fence, then note, then send: a job whose lease was lost is dropped before the call, and the note
+            # (durable before the request leaves) makes every later attempt look the Order up first.
+            held = {job.id for job in await outcome.confirm([built[i][0].job for i in chosen])}
+            batch = [built[i] for i in chosen if built[i][0].job.id in held]
+            if not batch:
+                return waiting
+            await self.store.note_effects(SALE_EFFECT, [item.sale.orderId for item, _, _ in batch])
+        except Exception as exc:  # the store failed: nothing was sent
+            for i in chosen:
+                outcome.fail(built[i][0].job, exc)
+            return waiting
         try:
             results = await self.salesforce.composite_graph(
                 [{"graphId": graph.graph_id, "compositeRequest": graph.nodes} for _, graph, _ in batch])
@@ -122,48 +180,37 @@ class SalePoster:
                 self.cache.forget_products(graph.created_products)  # they may exist now: look them up again
                 outcome.fail(item.job, exc)
             return waiting
-        committed: list[tuple[_Pending, str]] = []
+        committed: list[tuple[_Pending, str, str | None]] = []
         for (item, graph, skus), result in zip(batch, results, strict=True):
             try:
-                committed.append((item, self._committed(graph, result, skus, item.bound)))
+                committed.append((item, self._committed(graph, result, skus, item.bound), None))
             except Exception as exc:
                 outcome.fail(item.job, exc)
+        await self._finish_all(committed, outcome)
+        return waiting
 
-        async def finish(item: _Pending, order_id: str) -> None:
+    async def _finish_all(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome) -> None:
+        async def finish(item: _Pending, order_id: str, summary_id: str | None) -> None:
             try:
                 async with self.summary_slots:
-                    await self._finish(item.sale, order_id, None, item.bound)
+                    if not outcome.holds(item.job):
+                        return  # the lease was lost: its new holder finds the Order and finishes
+                    await self._finish(item.sale, order_id, summary_id, item.bound)
                 outcome.complete(item.job)
             except Exception as exc:
                 outcome.fail(item.job, exc)
 
+        calls = [item.sale.orderId for item, _, summary_id in items if summary_id is None]
+        if calls:
+            try:  # the OrderSummary call is an outside effect too: noted first, so a lost answer is looked up
+                await self.store.note_effects(SALE_EFFECT, calls)
+            except Exception as exc:
+                for item, _, _ in items:
+                    outcome.fail(item.job, exc)
+                return
         async with asyncio.TaskGroup() as group:
-            for item, order_id in committed:
-                group.create_task(finish(item, order_id))
-        return waiting
-
-    async def _post_again(self, sale: PosSale, bound: Any) -> None:
-        """A later attempt: the earlier one may have committed, so look the Order up before posting."""
-        existing = await self.find_order(sale.orderId)
-        if existing is not None:
-            bound.info("sale_found_posted", order_id=existing[0])
-            await self._finish(sale, existing[0], existing[1], bound)
-            return
-        try:
-            graph, skus = await self._build(sale)
-        except NothingToPost:
-            bound.info("sale_nothing_to_post")
-            return
-        await self._finish(sale, await self._send_one(graph, skus, bound), None, bound)
-
-    async def _send_one(self, graph: SaleGraph, skus: tuple[str, ...], bound: Any) -> str:
-        try:
-            results = await self.salesforce.composite_graph(
-                [{"graphId": graph.graph_id, "compositeRequest": graph.nodes}])
-        except Exception:
-            self.cache.forget_products(graph.created_products)  # they may exist now: look them up again
-            raise
-        return self._committed(graph, results[0], skus, bound)
+            for item, order_id, summary_id in items:
+                group.create_task(finish(item, order_id, summary_id))
 
     async def _finish(self, sale: PosSale, order_id: str, summary_id: str | None, bound: Any) -> None:
         if summary_id is None:
@@ -175,15 +222,21 @@ class SalePoster:
         self.metrics.sales_posted.inc()
         bound.info("sale_posted", order_id=order_id, order_summary_id=summary_id)
 
-    async def find_order(self, reference: str) -> tuple[str, str | None] | None:
-        rows = await self.salesforce.query(quote_soql(
-            "SELECT Id, Status FROM Order WHERE OrderReferenceNumber = {} LIMIT 1", reference))
-        if not rows:
-            return None
-        order_id = str(rows[0]["Id"])
-        summaries = await self.salesforce.query(quote_soql(
-            "SELECT Id FROM OrderSummary WHERE OriginalOrderId = {} LIMIT 1", order_id))
-        return order_id, (str(summaries[0]["Id"]) if summaries else None)
+    async def find_orders(self, references: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Orders posted for these POS order ids: {reference: (Order Id, OrderSummary Id | None)}; two SOQL."""
+        found: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(references), LOOKUP_CHUNK):
+            chunk = list(references[start:start + LOOKUP_CHUNK])
+            rows = await self.salesforce.query(
+                f"SELECT Id, OrderReferenceNumber FROM Order WHERE OrderReferenceNumber IN {in_list(chunk)}")
+            orders = {str(r["OrderReferenceNumber"]): str(r["Id"]) for r in rows}
+            summaries: dict[str, str] = {}
+            if orders:
+                rows = await self.salesforce.query("SELECT Id, OriginalOrderId FROM OrderSummary WHERE "
+                                                   f"OriginalOrderId IN {in_list(sorted(orders.values()))}")
+                summaries = {str(r["OriginalOrderId"]): str(r["Id"]) for r in rows}
+            found.update({ref: (order, summaries.get(order)) for ref, order in orders.items()})
+        return found
 
     async def _build(self, sale: PosSale) -> tuple[SaleGraph, tuple[str, ...]]:
         """The sale's graph from cached lookups (NothingToPost for a pure return) and the SKUs it sells."""

@@ -9,19 +9,21 @@ __all__ = ["ACCEPTED", "QUEUES", "STATES", "Job", "LedgerEntry", "NewJob", "Sale
            "open_store", "parse_store_url", "redact_url"]
 
 
-async def open_store(url: str) -> Store:
+async def open_store(url: str, *, exclusive: bool = False) -> Store:
     """Open, migrate and return the store named by ``url``.
 
     Accepted: ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite:///:memory:``,
     ``postgresql://user@host:port/db`` or ``postgres://...`` (``?schema=<name>`` selects a schema, created
     if missing). A bad URL raises ``ValueError`` naming these forms; a password never appears in an error.
+    ``exclusive``: the caller is THE writer process of a SQLite file (``oms-worker run``); a second one is
+    refused with a clear RuntimeError. PostgreSQL takes several writers and ignores it.
     """
     parsed = parse_store_url(url)
     store: Store
     if parsed.engine == "sqlite":
         from .sqlite import SqliteStore
 
-        store = await SqliteStore(parsed.target).open()
+        store = await SqliteStore(parsed.target, exclusive=exclusive).open()
     else:
         from .postgres import PostgresStore
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +36,7 @@ class Job:
     created_at: datetime
     updated_at: datetime
     next_attempt_at: datetime
+    token: str | None = None  # the fencing token of the claim that handed this job out (None: not claimed)
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,23 @@ class Store(Protocol):
     async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int: ...
 
     # due pending jobs and expired leases, oldest first; of an ordering key only its oldest live job, and only
-    # while no other job of the key holds a live lease; leases them (processing, attempts + 1)
+    # while no other job of the key holds a live lease; leases them (processing, attempts + 1) under a NEW
+    # fencing token (Job.token), shared by the jobs of one claim.
     async def claim(self, queue: str, limit: int, *, worker_id: str, lease_seconds: float) -> list[Job]: ...
-    async def complete(self, job_ids: Sequence[int]) -> None: ...  # done
-    async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None: ...  # pending later
-    async def dead_letter(self, job_id: int, error: str) -> None: ...  # dead; never blocks its ordering key
-    async def release(self, job_ids: Sequence[int]) -> None: ...  # processing -> pending now, attempts - 1
+
+    # Fenced: each acts only on jobs still processing under the token they were claimed with (a job whose lease
+    # expired and that another claimer took is left alone) and returns how many (or whether) it changed.
+    async def renew(self, jobs: Sequence[Job], lease_seconds: float) -> set[int]: ...  # ids still owned
+    async def complete(self, jobs: Sequence[Job]) -> int: ...  # done
+    async def retry_later(self, job: Job, error: str, delay_seconds: float) -> bool: ...  # pending later
+    async def dead_letter(self, job: Job, error: str) -> bool: ...  # dead; never blocks its ordering key
+    # processing -> pending now. The attempt is NOT given back: whether an outside effect may have started is
+    # read from durable records (note_effects), and the retry budget counts every claim.
+    async def release(self, jobs: Sequence[Job]) -> int: ...
     async def get_job(self, job_id: int) -> Job | None: ...
     async def dead_letters(self, queue: str | None = None, limit: int = 100) -> list[Job]: ...
     async def requeue_dead(self, job_id: int) -> bool: ...  # dead -> pending, attempts 0; False if not dead
+    # (effects noted for the job's work stay: a requeued sale is looked up before it is posted again)
     async def drop_dead(self, job_id: int) -> bool: ...  # delete a dead job; False if not dead
     async def queue_counts(self) -> dict[str, dict[str, int]]: ...  # every QUEUES x STATES present, 0s too
     async def purge_done(self, older_than_seconds: float) -> int: ...  # deletes done jobs; returns count
@@ -99,12 +109,23 @@ class Store(Protocol):
     async def sale_get(self, pos_order_id: str) -> SaleRecord | None: ...
     async def sale_put(self, record: SaleRecord) -> bool: ...
 
+    # Outside effects that may have started (e.g. a sale's graph was sent): noted BEFORE the outside call.
+    # note_effects records now as the latest start of each key and returns the previous start of the keys
+    # already noted (those may exist outside: look them up before doing them again); effects_started reads.
+    async def note_effects(self, kind: str, keys: Sequence[str]) -> dict[str, datetime]: ...
+    async def effects_started(self, kind: str, keys: Sequence[str]) -> dict[str, datetime]: ...
+
     # small key/value settings
     async def meta_get(self, key: str) -> str | None: ...
     async def meta_set(self, key: str, value: str) -> None: ...
 
 
 STATES = ("pending", "processing", "done", "dead")
+
+
+def new_token(worker_id: str) -> str:
+    """A fencing token for one claim: unique across claims, replicas and restarts (names the claimant)."""
+    return f"{worker_id[:80]}:{uuid.uuid4().hex}"
 
 
 def encode_json(value: dict[str, Any], what: str = "payload") -> str:

@@ -11,6 +11,21 @@ ACTIVE_INDEXES = [
     "WHERE state IN ('pending', 'processing') AND ordering_key IS NOT NULL",
 ]
 
+# Version 3: claim fencing and noted effects. Every claim writes a new token; complete / retry / dead-letter /
+# release / renew act only where it still matches. ``effects`` records, before an outside call, that the call
+# may have happened (kind 'sale' + POS order id: the sale's graph was sent), so a later attempt looks first.
+SQLITE_V3 = [
+    "ALTER TABLE jobs ADD COLUMN claim_token TEXT",
+    """CREATE TABLE IF NOT EXISTS effects (kind TEXT NOT NULL, key TEXT NOT NULL, first_at REAL NOT NULL,
+        started_at REAL NOT NULL, PRIMARY KEY (kind, key))""",
+]
+POSTGRES_V3 = [
+    "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claim_token TEXT",
+    """CREATE TABLE IF NOT EXISTS effects (kind TEXT NOT NULL, key TEXT NOT NULL,
+        first_at TIMESTAMPTZ NOT NULL DEFAULT now(), started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (kind, key))""",
+]
+
 SQLITE: list[list[str]] = [
     [
         "CREATE TABLE IF NOT EXISTS cursors (channel TEXT PRIMARY KEY, replay_id INTEGER NOT NULL, "
@@ -34,6 +49,7 @@ SQLITE: list[list[str]] = [
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ],
     ACTIVE_INDEXES,
+    SQLITE_V3,
 ]
 
 POSTGRES: list[list[str]] = [
@@ -60,4 +76,5 @@ POSTGRES: list[list[str]] = [
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ],
     ACTIVE_INDEXES,
+    POSTGRES_V3,
 ]

@@ -28,12 +28,12 @@ from typing import Any
 
 import asyncpg
 
-from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts
+from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
 from .migrations import POSTGRES
 from .url import redact_url, scrub
 
 COLUMNS = ["id", "queue", "dedupe_key", "ordering_key", "payload::text", "state", "attempts", "last_error",
-           "created_at", "updated_at", "next_attempt_at"]
+           "created_at", "updated_at", "next_attempt_at", "claim_token"]
 JOB_COLUMNS = ", ".join(COLUMNS)
 MIGRATION_LOCK = 7_304_211_963  # pg_advisory_xact_lock(bigint): one-argument lock space
 CLAIM_LOCK_CLASS = 7_304_211  # pg_try_advisory_xact_lock(int, int): two-argument lock space, per key
@@ -60,7 +60,7 @@ SELECT k FROM unnest($2::text[]) AS k
  WHERE pg_try_advisory_xact_lock({CLAIM_LOCK_CLASS}, hashtext($1::text || chr(31) || k))"""
 LEASE_SQL = f"""
 UPDATE jobs j SET state = 'processing', attempts = attempts + 1, claimed_by = $2, updated_at = now(),
-       lease_until = now() + make_interval(secs => $3)
+       lease_until = now() + make_interval(secs => $3), claim_token = $4
  WHERE j.id = ANY($1::bigint[]) AND {_KEY_FREE}
 RETURNING {", ".join("j." + c for c in COLUMNS)}"""
 CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES ($1, $2, now()) ON CONFLICT "
@@ -72,6 +72,13 @@ SELECT q, d, o, e, p::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::
        WITH ORDINALITY AS t(q, d, o, e, p, n)
  ORDER BY n
 ON CONFLICT DO NOTHING RETURNING id"""
+# a fenced statement acts only on jobs still processing under the token they were claimed with
+FENCE = "id = ANY($1::bigint[]) AND claim_token = $2 AND state = 'processing'"
+EFFECTS_SQL = """
+WITH old AS (SELECT key, started_at FROM effects WHERE kind = $1 AND key = ANY($2::text[])),
+     up AS (INSERT INTO effects (kind, key) SELECT $1, k FROM unnest($2::text[]) AS k
+            ON CONFLICT (kind, key) DO UPDATE SET started_at = now())
+SELECT key, started_at FROM old"""
 META_SQL = ("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
             "SET value = excluded.value")
 
@@ -79,7 +86,7 @@ META_SQL = ("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO 
 def _job(row: Any) -> Job:
     return Job(id=int(row[0]), queue=row[1], dedupe_key=row[2], ordering_key=row[3],
                payload=json.loads(row[4]), state=row[5], attempts=int(row[6]), last_error=row[7],
-               created_at=row[8], updated_at=row[9], next_attempt_at=row[10])
+               created_at=row[8], updated_at=row[9], next_attempt_at=row[10], token=row[11])
 
 
 def _affected(status: str) -> int:
@@ -179,29 +186,41 @@ class PostgresStore:
             keys = sorted({row[1] for row in candidates if row[1] is not None})
             won = {row[0] for row in await conn.fetch(KEY_LOCK_SQL, queue, keys)} if keys else set()
             ids = [int(row[0]) for row in candidates if row[1] is None or row[1] in won]
-            rows = await conn.fetch(LEASE_SQL, ids, worker_id, float(lease_seconds)) if ids else []
+            token = new_token(worker_id)
+            rows = await conn.fetch(LEASE_SQL, ids, worker_id, float(lease_seconds), token) if ids else []
         return sorted((_job(r) for r in rows), key=lambda job: job.id)
 
-    async def complete(self, job_ids: Sequence[int]) -> None:
-        if job_ids:
-            await self.pool.execute("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = now() "
-                                    "WHERE id = ANY($1::bigint[])", list(job_ids))
+    async def _fenced(self, sql: str, jobs: Sequence[Job], *args: Any) -> list[int]:
+        """Run ``sql`` (``... WHERE {fence} RETURNING id``; extra args from $3) on the jobs still held."""
+        groups: dict[str | None, list[int]] = {}
+        for job in jobs:
+            groups.setdefault(job.token, []).append(job.id)
+        changed: list[int] = []
+        for token, ids in groups.items():
+            rows = await self.pool.fetch(sql.format(fence=FENCE) + " RETURNING id", ids, token, *args)
+            changed.extend(int(row[0]) for row in rows)
+        return changed
 
-    async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None:
-        await self.pool.execute("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = $2, "
-                                "updated_at = now(), next_attempt_at = now() + make_interval(secs => $3) "
-                                "WHERE id = $1", job_id, error, float(delay_seconds))
+    async def renew(self, jobs: Sequence[Job], lease_seconds: float) -> set[int]:
+        return set(await self._fenced("UPDATE jobs SET lease_until = now() + make_interval(secs => $3), "
+                                      "updated_at = now() WHERE {fence}", jobs, float(lease_seconds)))
 
-    async def dead_letter(self, job_id: int, error: str) -> None:
-        await self.pool.execute("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = $2, "
-                                "updated_at = now() WHERE id = $1", job_id, error)
+    async def complete(self, jobs: Sequence[Job]) -> int:
+        return len(await self._fenced("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = now() "
+                                      "WHERE {fence}", jobs))
 
-    async def release(self, job_ids: Sequence[int]) -> None:
-        if job_ids:
-            await self.pool.execute("UPDATE jobs SET state = 'pending', "
-                                    "attempts = GREATEST(attempts - 1, 0), lease_until = NULL, "
-                                    "updated_at = now(), next_attempt_at = now() "
-                                    "WHERE id = ANY($1::bigint[]) AND state = 'processing'", list(job_ids))
+    async def retry_later(self, job: Job, error: str, delay_seconds: float) -> bool:
+        return bool(await self._fenced("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = $3, "
+                                       "updated_at = now(), next_attempt_at = now() + make_interval(secs => $4) "
+                                       "WHERE {fence}", [job], error, float(delay_seconds)))
+
+    async def dead_letter(self, job: Job, error: str) -> bool:
+        return bool(await self._fenced("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = $3, "
+                                       "updated_at = now() WHERE {fence}", [job], error))
+
+    async def release(self, jobs: Sequence[Job]) -> int:
+        return len(await self._fenced("UPDATE jobs SET state = 'pending', lease_until = NULL, updated_at = now(), "
+                                      "next_attempt_at = now() WHERE {fence}", jobs))
 
     async def get_job(self, job_id: int) -> Job | None:
         row = await self.pool.fetchrow(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1", job_id)
@@ -266,6 +285,18 @@ class PostgresStore:
             "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
             record.pos_order_id, record.order_id, record.order_summary_id, encode_json(record.extra, "extra"))
         return _affected(status) > 0
+
+    async def note_effects(self, kind: str, keys: Sequence[str]) -> dict[str, datetime]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        rows = await self.pool.fetch(EFFECTS_SQL, kind, wanted)
+        return {str(r[0]): r[1] for r in rows}
+
+    async def effects_started(self, kind: str, keys: Sequence[str]) -> dict[str, datetime]:
+        rows = await self.pool.fetch("SELECT key, started_at FROM effects WHERE kind = $1 AND key = ANY($2::text[])",
+                                     kind, list(dict.fromkeys(keys)))
+        return {str(r[0]): r[1] for r in rows}
 
     async def meta_get(self, key: str) -> str | None:
         value = await self.pool.fetchval("SELECT value FROM meta WHERE key = $1", key)

@@ -20,13 +20,16 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts
+from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
 from .migrations import SQLITE
+from .writer_lock import WriterLock
 
 T = TypeVar("T")
 Db = aiosqlite.Connection
 JOB_COLUMNS = ("id, queue, dedupe_key, ordering_key, payload, state, attempts, last_error, created_at, "
-               "updated_at, next_attempt_at")
+               "updated_at, next_attempt_at, claim_token")
+# a fenced statement acts only on jobs still processing under the token they were claimed with
+FENCE = "id IN ({marks}) AND claim_token = ? AND state = 'processing'"
 CHUNK = 500  # bound on "?" placeholders per IN (...) list
 
 # One statement: pick the claimable jobs oldest first and lease them. A job of an ordering key is claimable
@@ -35,7 +38,7 @@ CHUNK = 500  # bound on "?" placeholders per IN (...) list
 # lease (e.g. a newer job leased while an older dead one was requeued). Done and dead jobs never block.
 CLAIM_SQL = f"""
 UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_until = :lease, claimed_by = :worker,
-       updated_at = :now
+       claim_token = :token, updated_at = :now
  WHERE id IN (
    SELECT id FROM jobs j
     WHERE queue = :queue AND state IN ('pending', 'processing')
@@ -53,6 +56,8 @@ CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES (?, ?
               "updated_at = excluded.updated_at")
 ENQUEUE_SQL = ("INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload, created_at, "
                "updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+EFFECT_SQL = ("INSERT INTO effects (kind, key, first_at, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) "
+              "DO UPDATE SET started_at = excluded.started_at")
 META_SQL = ("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
             "SET value = excluded.value")
 
@@ -64,7 +69,7 @@ def _dt(value: float | None) -> datetime:
 def _job(row: Sequence[Any]) -> Job:
     return Job(id=int(row[0]), queue=row[1], dedupe_key=row[2], ordering_key=row[3],
                payload=json.loads(row[4]), state=row[5], attempts=int(row[6]), last_error=row[7],
-               created_at=_dt(row[8]), updated_at=_dt(row[9]), next_attempt_at=_dt(row[10]))
+               created_at=_dt(row[8]), updated_at=_dt(row[9]), next_attempt_at=_dt(row[10]), token=row[11])
 
 
 def _marks(n: int) -> str:
@@ -72,8 +77,9 @@ def _marks(n: int) -> str:
 
 
 class SqliteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, exclusive: bool = False) -> None:
         self.path = path
+        self._writer = WriterLock(path) if exclusive and path != ":memory:" else None
         self._db: Db | None = None
         self._lock = asyncio.Lock()
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -82,9 +88,14 @@ class SqliteStore:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # once, at start
+            if self._writer is not None:
+                self._writer.acquire()
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000"):
                 await self._db.execute(f"PRAGMA {pragma}")
+        except RuntimeError:
+            await self.close()
+            raise
         except Exception as exc:
             await self.close()
             raise RuntimeError(f"cannot open SQLite store {self.path!r}: {exc}") from exc
@@ -163,6 +174,8 @@ class SqliteStore:
             if self._db is not None:
                 db, self._db = self._db, None
                 await db.close()
+        if self._writer is not None:
+            self._writer.release()
 
     async def ping(self) -> None:
         await self._rowcount(META_SQL, ("ping", str(time.time())))
@@ -201,7 +214,7 @@ class SqliteStore:
             return []
         now = time.time()
         params = {"queue": queue, "now": now, "lease": now + lease_seconds, "worker": worker_id,
-                  "limit": limit}
+                  "limit": limit, "token": new_token(worker_id)}
 
         async def go(db: Db) -> list[Job]:
             rows = await (await db.execute(CLAIM_SQL, params)).fetchall()
@@ -209,37 +222,47 @@ class SqliteStore:
 
         return await self._run(go)
 
-    async def _by_ids(self, sql: str, head: Sequence[Any], job_ids: Sequence[int]) -> int:
-        ids = list(job_ids)
+    async def _fenced(self, sql: str, head: Sequence[Any], jobs: Sequence[Job]) -> list[int]:
+        """Run ``sql`` (SET ... WHERE {fence}) on the jobs still held under their claim token; their ids."""
+        groups: dict[str | None, list[int]] = {}
+        for job in jobs:
+            groups.setdefault(job.token, []).append(job.id)
 
-        async def go(db: Db) -> int:
-            total = 0
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start:start + CHUNK]
-                total += (await db.execute(sql.format(marks=_marks(len(chunk))), (*head, *chunk))).rowcount
-            return total
+        async def go(db: Db) -> list[int]:
+            changed: list[int] = []
+            for token, ids in groups.items():
+                for start in range(0, len(ids), CHUNK):
+                    chunk = ids[start:start + CHUNK]
+                    where = FENCE.format(marks=_marks(len(chunk)))
+                    cur = await db.execute(sql.format(fence=where) + " RETURNING id", (*head, *chunk, token))
+                    changed.extend(int(row[0]) for row in await cur.fetchall())
+            return changed
 
-        return await self._run(go) if ids else 0
+        return await self._run(go) if groups else []
 
-    async def complete(self, job_ids: Sequence[int]) -> None:
-        await self._by_ids("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? "
-                           "WHERE id IN ({marks})", (time.time(),), job_ids)
-
-    async def retry_later(self, job_id: int, error: str, delay_seconds: float) -> None:
+    async def renew(self, jobs: Sequence[Job], lease_seconds: float) -> set[int]:
         now = time.time()
-        await self._rowcount("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = ?, "
-                             "updated_at = ?, next_attempt_at = ? WHERE id = ?",
-                             (error, now, now + delay_seconds, job_id))
+        return set(await self._fenced("UPDATE jobs SET lease_until = ?, updated_at = ? WHERE {fence}",
+                                      (now + lease_seconds, now), jobs))
 
-    async def dead_letter(self, job_id: int, error: str) -> None:
-        await self._rowcount("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, "
-                             "updated_at = ? WHERE id = ?", (error, time.time(), job_id))
+    async def complete(self, jobs: Sequence[Job]) -> int:
+        return len(await self._fenced("UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? "
+                                      "WHERE {fence}", (time.time(),), jobs))
 
-    async def release(self, job_ids: Sequence[int]) -> None:
+    async def retry_later(self, job: Job, error: str, delay_seconds: float) -> bool:
         now = time.time()
-        await self._by_ids("UPDATE jobs SET state = 'pending', attempts = max(attempts - 1, 0), "
-                           "lease_until = NULL, updated_at = ?, next_attempt_at = ? "
-                           "WHERE id IN ({marks}) AND state = 'processing'", (now, now), job_ids)
+        return bool(await self._fenced("UPDATE jobs SET state = 'pending', lease_until = NULL, last_error = ?, "
+                                       "updated_at = ?, next_attempt_at = ? WHERE {fence}",
+                                       (error, now, now + delay_seconds), [job]))
+
+    async def dead_letter(self, job: Job, error: str) -> bool:
+        return bool(await self._fenced("UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, "
+                                       "updated_at = ? WHERE {fence}", (error, time.time()), [job]))
+
+    async def release(self, jobs: Sequence[Job]) -> int:
+        now = time.time()
+        return len(await self._fenced("UPDATE jobs SET state = 'pending', lease_until = NULL, updated_at = ?, "
+                                      "next_attempt_at = ? WHERE {fence}", (now, now), jobs))
 
     async def get_job(self, job_id: int) -> Job | None:
         rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
@@ -308,6 +331,32 @@ class SqliteStore:
             "INSERT INTO sales (pos_order_id, order_id, order_summary_id, extra, posted_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (record.pos_order_id, record.order_id, record.order_summary_id, extra, time.time())) > 0
+
+    async def note_effects(self, kind: str, keys: Sequence[str]) -> dict[str, datetime]:
+        wanted = list(dict.fromkeys(keys))
+        now = time.time()
+
+        async def go(db: Db) -> dict[str, datetime]:
+            before: dict[str, datetime] = {}
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start:start + CHUNK]
+                rows = await (await db.execute(f"SELECT key, started_at FROM effects WHERE kind = ? AND key IN "
+                                               f"({_marks(len(chunk))})", (kind, *chunk))).fetchall()
+                before.update({str(r[0]): _dt(r[1]) for r in rows})
+            await db.executemany(EFFECT_SQL, [(kind, key, now, now) for key in wanted])
+            return before
+
+        return await self._run(go) if wanted else {}
+
+    async def effects_started(self, kind: str, keys: Sequence[str]) -> dict[str, datetime]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, datetime] = {}
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            rows = await self._fetch(f"SELECT key, started_at FROM effects WHERE kind = ? AND key IN "
+                                     f"({_marks(len(chunk))})", (kind, *chunk))
+            found.update({str(r[0]): _dt(r[1]) for r in rows})
+        return found
 
     async def meta_get(self, key: str) -> str | None:
         rows = await self._fetch("SELECT value FROM meta WHERE key = ?", (key,))

@@ -30,7 +30,7 @@ async def test_duplicates_are_dropped_even_after_the_job_is_done(store: Store) -
     """A redelivered event whose job already finished is still a duplicate (nothing is processed twice)."""
     await store.enqueue([job("a", uuid_="u1")])
     (first,) = await store.claim("fo_import", 1, worker_id="w", lease_seconds=60)
-    await store.complete([first.id])
+    await store.complete([first])
     assert await store.enqueue([job("a"), job("z", uuid_="u1")]) == 0
     assert await claim(store) == []
 
@@ -93,9 +93,10 @@ async def test_ordering_key_serialises_jobs_of_one_key(store: Store) -> None:
     first = await store.claim("fo_import", 10, worker_id="w", lease_seconds=60)
     assert [j.dedupe_key for j in first] == ["1", "3"]
     assert await claim(store) == []  # "2" waits for the leased "1"
-    await store.retry_later(first[0].id, "busy", 3600)
-    assert await claim(store) == []  # "1" is pending (not due): "2" still waits
-    await store.dead_letter(first[0].id, "gave up")
+    assert await store.retry_later(first[0], "busy", 0)
+    (again,) = await store.claim("fo_import", 10, worker_id="w", lease_seconds=60)
+    assert again.dedupe_key == "1"  # the oldest of its key again, never "2"
+    assert await store.dead_letter(again, "gave up")
     assert await claim(store) == ["2"]
     assert await claim(store) == []  # "4" waits for "2"
 
@@ -106,7 +107,7 @@ async def test_ordering_key_done_job_unblocks_the_next(store: Store) -> None:
     for expected in ("0", "1", "2"):
         (head,) = await store.claim("fo_import", 10, worker_id="w", lease_seconds=60)
         assert head.dedupe_key == expected
-        await store.complete([head.id])
+        await store.complete([head])
     assert await claim(store) == []
 
 
@@ -114,11 +115,11 @@ async def test_requeued_older_job_waits_while_a_newer_job_of_its_key_is_leased(s
     """No job of a key is claimable while another job of that key holds a live lease, older or newer."""
     await store.enqueue([job("1", order="K"), job("2", order="K")])
     (one,) = await store.claim("fo_import", 10, worker_id="w", lease_seconds=60)
-    await store.dead_letter(one.id, "bad")
+    await store.dead_letter(one, "bad")
     (two,) = await store.claim("fo_import", 10, worker_id="w", lease_seconds=60)
     assert await store.requeue_dead(one.id)
     assert await claim(store) == []  # "1" is the oldest live job, but "2" is leased
-    await store.complete([two.id])
+    await store.complete([two])
     assert await claim(store) == ["1"]
 
 
@@ -136,8 +137,8 @@ async def test_retry_later_sets_next_attempt_and_keeps_the_error(store: Store) -
     """retry_later makes the job pending, due ``delay`` after now, with the error kept; delay 0 is due now."""
     await store.enqueue([job("a"), job("b")])
     a, b = await store.claim("fo_import", 2, worker_id="w", lease_seconds=60)
-    await store.retry_later(a.id, "TransientError: 503", 3600)
-    await store.retry_later(b.id, "TransientError: 502", 0)
+    await store.retry_later(a, "TransientError: 503", 3600)
+    await store.retry_later(b, "TransientError: 502", 0)
     delayed = await store.get_job(a.id)
     assert delayed is not None and delayed.state == "pending" and delayed.last_error == "TransientError: 503"
     assert abs((delayed.next_attempt_at - delayed.updated_at).total_seconds() - 3600) < 0.01
@@ -145,24 +146,25 @@ async def test_retry_later_sets_next_attempt_and_keeps_the_error(store: Store) -
     assert [(j.dedupe_key, j.attempts, j.last_error) for j in again] == [("b", 2, "TransientError: 502")]
 
 
-async def test_release_returns_jobs_at_once_without_counting_an_attempt(store: Store) -> None:
-    """release puts leased jobs back to pending, due now, attempts - 1; it leaves other states alone."""
+async def test_release_returns_jobs_at_once_keeping_the_attempt(store: Store) -> None:
+    """release puts leased jobs back to pending, due now, keeping the attempt (an outside call may have started);
+    it leaves other states alone."""
     await store.enqueue([job("a"), job("b")])
     a, b = await store.claim("fo_import", 2, worker_id="w", lease_seconds=60)
-    await store.complete([b.id])
-    await store.release([a.id, b.id])
+    await store.complete([b])
+    assert await store.release([a, b]) == 1
     done = await store.get_job(b.id)
     assert done is not None and done.state == "done"
     again = await store.claim("fo_import", 5, worker_id="w", lease_seconds=60)
-    assert [(j.id, j.attempts) for j in again] == [(a.id, 1)]
-    await store.release([])  # harmless
+    assert [(j.id, j.attempts) for j in again] == [(a.id, 2)]
+    assert await store.release([]) == 0  # harmless
 
 
 async def test_complete_marks_jobs_done_and_unclaimable(store: Store) -> None:
     """complete sets state done for every id given; done jobs are never claimed again."""
     await store.enqueue([job("a"), job("b"), job("c")])
     jobs = await store.claim("fo_import", 3, worker_id="w", lease_seconds=-1)
-    await store.complete([j.id for j in jobs[:2]])
+    await store.complete(jobs[:2])
     states = [(await store.get_job(j.id)) for j in jobs]
     assert [s.state if s else None for s in states] == ["done", "done", "processing"]
     assert await claim(store) == ["c"]  # only the expired, unfinished one comes back
@@ -175,7 +177,7 @@ async def test_dead_letters_list_requeue_and_drop(store: Store) -> None:
     a, b, c = await store.claim("fo_import", 3, worker_id="w", lease_seconds=60)
     (s,) = await store.claim("sale", 1, worker_id="w", lease_seconds=60)
     for item in (a, b, s):
-        await store.dead_letter(item.id, "PermanentError: bad")
+        await store.dead_letter(item, "PermanentError: bad")
     letters = await store.dead_letters("fo_import")
     assert [(j.id, j.state, j.last_error) for j in letters] == [(a.id, "dead", "PermanentError: bad"),
                                                                 (b.id, "dead", "PermanentError: bad")]
@@ -195,8 +197,8 @@ async def test_queue_counts_cover_every_queue_and_state(store: Store) -> None:
     assert empty == {q: dict.fromkeys(STATES, 0) for q in QUEUES}
     await store.enqueue([job("a"), job("b"), job("c"), job("d"), job("r", queue="return")])
     a, b, _ = await store.claim("fo_import", 3, worker_id="w", lease_seconds=60)
-    await store.complete([a.id])
-    await store.dead_letter(b.id, "x")
+    await store.complete([a])
+    await store.dead_letter(b, "x")
     counts = await store.queue_counts()
     assert counts["fo_import"] == {"pending": 1, "processing": 1, "done": 1, "dead": 1}
     assert counts["return"] == {"pending": 1, "processing": 0, "done": 0, "dead": 0}
@@ -207,8 +209,8 @@ async def test_purge_done_removes_only_old_done_jobs(store: Store) -> None:
     """purge_done deletes finished jobs older than the horizon and nothing else; dedupe keys go with them."""
     await store.enqueue([job("a"), job("b"), job("c")])
     a, b, _ = await store.claim("fo_import", 3, worker_id="w", lease_seconds=60)
-    await store.complete([a.id])
-    await store.dead_letter(b.id, "x")
+    await store.complete([a])
+    await store.dead_letter(b, "x")
     assert await store.purge_done(3600) == 0
     assert await store.purge_done(-1) == 1
     assert await store.get_job(a.id) is None

@@ -64,7 +64,7 @@ async def test_two_replicas_never_claim_the_same_job_and_keep_key_order(pg_url: 
                 await asyncio.sleep(0)  # let the other replica run while we "work"
                 for job in batch:  # stop holding before the commit that lets the next job of the key go
                     holding.discard(job.ordering_key or "")
-                await store.complete([j.id for j in batch])
+                await store.complete(batch)
 
         await asyncio.wait_for(asyncio.gather(drain("one", one), drain("two", two)), timeout=60)
         assert violations == []

@@ -65,15 +65,12 @@ async def _seed(url: str) -> dict[str, int]:
             NewJob("status", "k-status", {"endpoint": "STORE_FULFILLMENT"}, ordering_key="0a3-1"),
             NewJob("sale", "k-live", {"endpoint": "ORDER", "sale": {"orderId": "S-2"}}, ordering_key="S-2"),
         ])
-        ids: dict[str, int] = {}
-        for job in await store.claim("sale", 10, worker_id="t", lease_seconds=60):
-            ids[job.dedupe_key] = job.id
-        for job in await store.claim("status", 10, worker_id="t", lease_seconds=60):
-            ids[job.dedupe_key] = job.id
-        await store.dead_letter(ids["k-sale"], "INVALID_FIELD: Product2 SKU-0001 not found\nsecond line")
-        await store.dead_letter(ids["k-status"], "INVALID_STATUS: " + "x" * 200)
-        await store.release([ids["k-live"]])
-        return ids
+        claimed = {job.dedupe_key: job for job in [*await store.claim("sale", 10, worker_id="t", lease_seconds=60),
+                                                   *await store.claim("status", 10, worker_id="t", lease_seconds=60)]}
+        await store.dead_letter(claimed["k-sale"], "INVALID_FIELD: Product2 SKU-0001 not found\nsecond line")
+        await store.dead_letter(claimed["k-status"], "INVALID_STATUS: " + "x" * 200)
+        await store.release([claimed["k-live"]])
+        return {key: job.id for key, job in claimed.items()}
     finally:
         await store.close()
 
