@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from worker.config import Config
+from worker.flows.effects import settle_seconds
 from worker.flows.fulfillment_import import FulfillmentImporter
 from worker.flows.ingest import Ingest
 from worker.flows.reconcile import Reconciler
@@ -112,7 +113,7 @@ async def serve(
              cc.import_workers, 0.0),
             (SalePoster(store, sf, config, metrics), cc.posting_batch_size, cc.posting_workers, window),
             (StatusSync(store, sf, config, metrics), cc.status_batch_size, cc.status_workers, window),
-            (ReturnProcessor(store, sf, metrics, wc.returns), 1, 2, 0.0),
+            (ReturnProcessor(store, sf, metrics, wc.returns, settle_seconds=settle_seconds(config)), 1, 2, 0.0),
         ]
         runners = [
             QueueRunner(store, handler, worker_id=wid, retry=job_retry, metrics=metrics, pause=pause,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,13 +20,22 @@ import structlog
 from worker.config import DEFAULT_RETURN_REASONS, ReturnsConfig
 from worker.errors import PermanentError
 from worker.metrics import Metrics
+from worker.salesforce.soql import quote_soql
 from worker.spi import OrderApi, detail_query, returnable
 from worker.store import Job, Store
 
+from .effects import Effects
 from .runner import Outcome
 
 log = structlog.get_logger(__name__)
 ACTIONS = "commerce/order-management/order-summaries/{id}"
+RETURN_EFFECT = "submit_return"
+MEMO_EFFECT = "credit_memo"
+
+
+def _ambiguous(action: str, key: str, found: int) -> PermanentError:
+    return PermanentError("salesforce", f"{action} for {key} was sent before but {found} records match it; check "
+                          "the OrderSummary and finish the refund by hand", code="RETURN_AMBIGUOUS")
 # POS return reason codes -> OrderItemSummaryChange.Reason picklist values (salesforce-wire.md 5.5: reason must be
 # a picklist value). A value that already is one of these labels passes through; anything else becomes Unknown.
 def change_reason(pos_reason: Any, reasons: Mapping[str, str] = DEFAULT_RETURN_REASONS,
@@ -74,9 +84,10 @@ class ReturnProcessor:
     queue = "return"
 
     def __init__(self, store: Store, salesforce: OrderApi, metrics: Metrics,
-                 returns: ReturnsConfig | None = None) -> None:
+                 returns: ReturnsConfig | None = None, *, settle_seconds: float = 60.0) -> None:
         self.store, self.salesforce, self.metrics = store, salesforce, metrics
         self.returns = returns or ReturnsConfig()
+        self.effects = Effects(store, settle_seconds)
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         for job in jobs:
@@ -97,6 +108,69 @@ class ReturnProcessor:
                                  code="ORDER_NOT_FOUND")
         return rows[0]
 
+    async def _submit_return(self, key: str, state: dict[str, Any], lines: Sequence[dict[str, Any]],
+                             summary: dict[str, Any], base: str) -> str:
+        """submit-return exactly once. The plan and each line's returnable quantity *after* it (the target) are
+        stored before the call, and the call is noted; a later attempt waits out the settle window, then sends
+        only what is still above the target, and when nothing is, finds the change order that landed."""
+        items = ((summary.get("OrderItemSummaries") or {}).get("records")) or []
+        current = {str(i["Id"]): returnable(i) for i in items}
+        if "targets" not in state:
+            change = plan_return(lines, items, reasons=self.returns.reason_map,
+                                 default_reason=self.returns.default_reason)
+            state["change"] = change
+            state["targets"] = {c["orderItemSummaryId"]: str(current[c["orderItemSummaryId"]]
+                                                             - Decimal(str(c["quantity"]))) for c in change}
+            await self.store.meta_set(key, json.dumps(state))
+        else:
+            await self.effects.check(RETURN_EFFECT, key, "the submit-return call")
+        send = []
+        for item in state["change"]:
+            item_id = item["orderItemSummaryId"]
+            left = current.get(item_id, Decimal(0)) - Decimal(state["targets"][item_id])
+            if left > 0:
+                send.append({**item, "quantity": float(left)})
+        if not send:  # an earlier call landed and its answer was lost
+            return await self._landed_change_order(summary, key)
+        await self.effects.note(RETURN_EFFECT, [key])
+        result = await self.salesforce.connect(f"{base}/actions/submit-return", {"changeItems": send})
+        return str(result["changeOrderId"])
+
+    async def _credit_memo(self, key: str, state: dict[str, Any], summary: dict[str, Any], base: str) -> str:
+        """create-credit-memo once: noted before the call; a later attempt finds the memo a lost answer made."""
+        memo_key = f"{key}:memo"
+        if await self.effects.check(MEMO_EFFECT, memo_key, "the create-credit-memo call"):
+            since = await self._since(MEMO_EFFECT, memo_key)
+            memos = await self.salesforce.query(quote_soql(
+                "SELECT Id FROM CreditMemo WHERE ReferenceEntityId = {} AND CreatedDate >= " + since
+                + " ORDER BY CreatedDate DESC LIMIT 2", str(summary["Id"])))
+            if len(memos) == 1:
+                return str(memos[0]["Id"])
+            if memos:
+                raise _ambiguous("create-credit-memo", key, len(memos))
+        await self.effects.note(MEMO_EFFECT, [memo_key])
+        memo = await self.salesforce.connect(f"{base}/actions/create-credit-memo",
+                                             {"changeOrderIds": [state["changeOrderId"]]})
+        return str(memo["creditMemoId"])
+
+    async def _since(self, kind: str, key: str) -> str:
+        """SOQL datetime literal a few seconds before the effect was first noted (clock skew margin)."""
+        started = (await self.store.effects_started(kind, [key])).get(key) or datetime.now(UTC)
+        return (started - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    async def _landed_change_order(self, summary: dict[str, Any], key: str) -> str:
+        """The reduction order our lost submit-return created: the newest one of the original order since it was
+        sent (a return or cancel made elsewhere in those seconds would be ambiguous: refused, for a person)."""
+        rows = await self.salesforce.query(quote_soql("SELECT OriginalOrderId FROM OrderSummary WHERE Id = {}",
+                                                      str(summary["Id"])))
+        original = str(rows[0]["OriginalOrderId"]) if rows else ""
+        orders = await self.salesforce.query(quote_soql(
+            "SELECT Id FROM Order WHERE RelatedOrderId = {} AND IsReductionOrder = true AND CreatedDate >= "
+            + await self._since(RETURN_EFFECT, key) + " ORDER BY CreatedDate DESC LIMIT 2", original))
+        if len(orders) != 1:
+            raise _ambiguous("submit-return", key, len(orders))
+        return str(orders[0]["Id"])
+
     async def process(self, sale: dict[str, Any]) -> None:
         return_id = str(sale["orderId"])
         bound = log.bind(pos_order_id=return_id)
@@ -113,16 +187,10 @@ class ReturnProcessor:
             summary = await self._summary_for(original)
             base = ACTIONS.format(id=summary["Id"])
             if "changeOrderId" not in state:
-                items = ((summary.get("OrderItemSummaries") or {}).get("records")) or []
-                change = plan_return(lines, items, reasons=self.returns.reason_map,
-                                     default_reason=self.returns.default_reason)
-                result = await self.salesforce.connect(f"{base}/actions/submit-return", {"changeItems": change})
-                state["changeOrderId"] = result["changeOrderId"]
+                state["changeOrderId"] = await self._submit_return(key, state, lines, summary, base)
                 await self.store.meta_set(key, json.dumps(state))
             if "creditMemoId" not in state:
-                memo = await self.salesforce.connect(f"{base}/actions/create-credit-memo",
-                                                     {"changeOrderIds": [state["changeOrderId"]]})
-                state["creditMemoId"] = memo["creditMemoId"]
+                state["creditMemoId"] = await self._credit_memo(key, state, summary, base)
                 await self.store.meta_set(key, json.dumps(state))
             await self.salesforce.connect(f"{base}/async-actions/ensure-refunds-async",
                                           {"creditMemoId": state["creditMemoId"]})

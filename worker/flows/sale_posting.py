@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -38,6 +37,7 @@ from worker.pos.models import PosSale
 from worker.salesforce.soql import in_list
 from worker.store import Job, SaleRecord, Store
 
+from .effects import Effects, settle_seconds, settling_error
 from .runner import Outcome
 from .sale_lookups import LookupApi, SaleLookupCache
 
@@ -78,8 +78,7 @@ class SalePoster:
         self.cache = SaleLookupCache(salesforce, config)
         self.api_version = config.salesforce.ApiVersion
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
-        settle = config.worker.effect_settle_seconds
-        self.settle_seconds = config.salesforce.request_timeout_seconds if settle is None else settle
+        self.effects = Effects(store, settle_seconds(config))
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         """Sales never sent go out together; sales whose graph may have been sent are looked up first (batched)."""
@@ -108,23 +107,18 @@ class SalePoster:
         """Split by the durable record of sent graphs: never sent -> post; sent long enough ago -> one batched
         look-up by OrderReferenceNumber (found: finish it; absent: post, a graph is atomic); sent recently -> the
         call may still land, so wait (retry after the settle window) rather than guess."""
-        started = await self.store.effects_started(SALE_EFFECT, [item.sale.orderId for item in pending])
-        now = datetime.now(UTC)
+        split = await self.effects.split(SALE_EFFECT, [item.sale.orderId for item in pending])
         fresh: list[_Pending] = []
         look: list[_Pending] = []
         for item in pending:
-            when = started.get(item.sale.orderId)
-            if when is None:
-                fresh.append(item)
-                continue
-            wait = self.settle_seconds - (now - when).total_seconds()
-            if wait > 0:
+            wait = split.settling.get(item.sale.orderId)
+            if wait is not None:
                 item.bound.info("sale_settling", wait_s=round(wait, 2))
-                outcome.fail(item.job, TransientError(
-                    "salesforce", "the sale's graph was sent recently; its outcome is checked after the settle "
-                    "window", code="SETTLING", retry_after=wait))
-            else:
+                outcome.fail(item.job, settling_error("the sale's graph", wait))
+            elif item.sale.orderId in split.look:
                 look.append(item)
+            else:
+                fresh.append(item)
         if not look:
             return fresh
         found = await self.find_orders([item.sale.orderId for item in look])
@@ -165,7 +159,7 @@ class SalePoster:
             batch = [built[i] for i in chosen if built[i][0].job.id in held]
             if not batch:
                 return waiting
-            await self.store.note_effects(SALE_EFFECT, [item.sale.orderId for item, _, _ in batch])
+            await self.effects.note(SALE_EFFECT, [item.sale.orderId for item, _, _ in batch])
         except Exception as exc:  # the store failed: nothing was sent
             for i in chosen:
                 outcome.fail(built[i][0].job, exc)
@@ -203,7 +197,7 @@ class SalePoster:
         calls = [item.sale.orderId for item, _, summary_id in items if summary_id is None]
         if calls:
             try:  # the OrderSummary call is an outside effect too: noted first, so a lost answer is looked up
-                await self.store.note_effects(SALE_EFFECT, calls)
+                await self.effects.note(SALE_EFFECT, calls)
             except Exception as exc:
                 for item, _, _ in items:
                     outcome.fail(item.job, exc)

@@ -5,7 +5,8 @@ decision (worker.mapping.status) ignores stale and duplicate transitions. Under 
 FOs go out as one ``/composite/sobjects`` PATCH (up to 200 records).
 
 cancel-item is not idempotent (it subtracts quantities), so before calling it the flow stores the target
-remaining quantity per line; a retry after an unknown outcome cancels only what is still above the target.
+remaining quantity per line and notes the call (worker.flows.effects); a retry after an unknown outcome waits out
+the settle window, then cancels only what is still above the target.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from worker.pos.models import StoreFulfillmentEvent
 from worker.salesforce.soql import in_list
 from worker.store import Job, Store
 
+from .effects import Effects, settle_seconds
 from .runner import Outcome
 
 log = structlog.get_logger(__name__)
+CANCEL_EFFECT = "cancel_item"
 
 
 class StatusApi(Protocol):
@@ -66,6 +69,7 @@ class StatusSync:
         self.store, self.salesforce, self.metrics = store, salesforce, metrics
         self.mapping = dict(config.worker.status_mapping)
         self.canceled_value = config.salesforce.OMSStatusCanceledValue
+        self.effects = Effects(store, settle_seconds(config))
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         events = [(job, StoreFulfillmentEvent.model_validate(job.payload["event"])) for job in jobs]
@@ -133,7 +137,8 @@ class StatusSync:
         if stored is None:
             targets = {foli: str(current.get(foli, Decimal(0)) - Decimal(str(qty))) for foli, qty in action.items}
             await self.store.meta_set(key, json.dumps(targets))
-        else:
+        else:  # an earlier attempt may have sent it: wait until that call settled, then read what is left
+            await self.effects.check(CANCEL_EFFECT, key, "the cancel-item call")
             targets = json.loads(stored)
         items = []
         for foli, target in targets.items():
@@ -142,6 +147,7 @@ class StatusSync:
                 items.append({"fulfillmentOrderLineItemId": foli, "quantity": float(still)})
         if items:
             path = f"commerce/fulfillment/fulfillment-orders/{action.fo_id}/actions/cancel-item"
+            await self.effects.note(CANCEL_EFFECT, [key])
             await self.salesforce.connect(path, {"fulfillmentOrderLineItemsToCancel": items})
             self.metrics.statuses_patched.labels("cancel_item").inc()
             bound.info("fo_lines_canceled", lines=len(items))

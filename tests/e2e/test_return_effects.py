@@ -1,0 +1,75 @@
+"""Returns resume from durable records: a lost answer of submit-return or create-credit-memo is never repeated."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from worker.errors import OutcomeUnknown, TransientError
+from worker.flows.effects import SETTLING
+from worker.flows.returns import ReturnProcessor
+from worker.flows.runner import Outcome
+from worker.metrics import Metrics
+
+from .harness import Stack, emulators
+from .test_sale_batching import poster, sales_jobs
+
+pytestmark = pytest.mark.e2e
+SETTLE = 0.4
+
+
+async def records(stack: Stack, sobject: str, **where: str) -> list[dict[str, Any]]:
+    query = "&".join(f"where={k}:{v}" for k, v in where.items())
+    return list((await stack.sf_admin("GET", f"records/{sobject}" + (f"?{query}" if query else "")))["records"])
+
+
+def losing(sf: Any, path_end: str) -> Any:
+    """Make the first call to ``path_end`` land in the org while its answer is lost; later calls pass."""
+    real = sf.connect
+    lost: list[str] = []
+
+    async def connect(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = await real(path, body)
+        if path.endswith(path_end) and not lost:
+            lost.append(path)
+            raise OutcomeUnknown("salesforce", "connection reset after the request was sent")
+        return answer
+
+    sf.connect = connect
+    return lost
+
+
+@pytest.mark.parametrize("lost_step", ["/actions/submit-return", "/actions/create-credit-memo"])
+async def test_a_lost_answer_mid_return_is_looked_up_not_repeated(tmp_path: Path, lost_step: str) -> None:
+    """After a lost answer the return waits out the settle window, then finds what landed: one change order, one
+    credit memo, one unit returned."""
+    async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
+        (job,) = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 3}]])
+        posted = Outcome()
+        await post.handle([job], posted)
+        assert posted.done == [job.id]
+        sale = job.payload["sale"]
+        returned = await stack.pos_admin("POST", "sales", {"kind": "return", "original_order_id": sale["orderId"],
+                                                           "store": "256",
+                                                           "return_lines": [{"orderItemId": "1", "quantity": 1}]})
+        lost = losing(sf, lost_step)
+        returns = ReturnProcessor(store, sf, Metrics(), settle_seconds=SETTLE)
+        with pytest.raises(OutcomeUnknown):
+            await returns.process(returned)
+        assert lost
+        with pytest.raises(TransientError) as settling:
+            await returns.process(returned)  # at once: the lost call may still be running
+        assert settling.value.code == SETTLING
+        await asyncio.sleep(SETTLE + 0.1)
+        await returns.process(returned)
+        await returns.process(returned)  # a re-delivery after success does nothing
+        record = await store.sale_get(sale["orderId"])
+        assert record is not None and record.order_summary_id
+        changes = [o for o in await records(stack, "Order") if o.get("RelatedOrderId") == record.order_id]
+        assert len(changes) == 1
+        assert len(await records(stack, "CreditMemo", ReferenceEntityId=record.order_summary_id)) == 1
+        (item,) = await records(stack, "OrderItemSummary", OrderSummaryId=record.order_summary_id)
+        assert float(item["QuantityReturned"]) + float(item.get("QuantityReturnInitiated") or 0) == 1.0
