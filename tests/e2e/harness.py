@@ -128,12 +128,14 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 3
 
 
 @asynccontextmanager
-async def emulators(**sf_settings: Any) -> AsyncIterator[Stack]:
+async def emulators(*, sales_seed: dict[str, Any] | None = SALES_SEED, **sf_settings: Any) -> AsyncIterator[Stack]:
+    """Both emulators on loopback; the org gets the demo seed plus ``sales_seed`` (None: no POS setup records)."""
     sf = await start_sf_emulator(SfEmulatorSettings(seed="demo", **sf_settings))
     pos = await start_pos_emulator(None)
     async with aiohttp.ClientSession() as http:
         stack = Stack(sf.url, pos.url, http, sf, pos)
-        await stack.sf_admin("POST", "seed", SALES_SEED)
+        if sales_seed is not None:
+            await stack.sf_admin("POST", "seed", sales_seed)
         try:
             yield stack
         finally:

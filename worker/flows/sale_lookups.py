@@ -1,8 +1,10 @@
 """Cached look-ups for sale posting (seed rules of DESIGN.md flow 2).
 
-Account by customer email, else the default account ``<MerchantId>-<Locale>-<Region>`` (created if missing);
-Pricebook2 ``<MerchantId>-<Locale>-<Region>``; SalesChannel ``POS`` else ``<seed>-POS``; OrderDeliveryMethod
-``<FulfillmentType>-<FulfillmentSubType>``; PaymentGateway by name; Product2 + PricebookEntry by SKU.
+Account by customer email, else the default account ``<MerchantId>-<Locale>-<Region>``; Pricebook2
+``<MerchantId>-<Locale>-<Region>``; SalesChannel ``POS`` else ``<seed>-POS``; OrderDeliveryMethod
+``<FulfillmentType>-<FulfillmentSubType>``: each created at run time when missing, as the integration guide says
+(single-flight per process; replicas converge on the oldest record). PaymentGateway by name (never created: a
+gateway needs a provider and credentials); Product2 + PricebookEntry by SKU.
 
 Everything but customer accounts is stable org setup and is cached for the life of the process; accounts by
 email are kept in a bounded LRU. Cold look-ups of one kind run as one SOQL each; after warm-up a sale costs no
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 import structlog
 
 from worker.config import Config
-from worker.errors import PermanentError
+from worker.errors import PermanentError, TransientError
 from worker.salesforce.soql import in_list, quote_soql
 
 log = structlog.get_logger(__name__)
@@ -46,6 +48,7 @@ class SaleLookupCache:
         self.gateways: dict[str, str] = {}
         self.products: dict[str, tuple[str, str | None]] = {}  # sku -> (Product2 Id, PricebookEntry Id | None)
         self._lock = asyncio.Lock()
+        self._setup_lock = asyncio.Lock()
 
     async def account_for(self, email: str | None) -> str:
         key = (email or "").strip().lower()
@@ -72,7 +75,8 @@ class SaleLookupCache:
         async with self._lock:
             if self.default_account:
                 return self.default_account
-            rows = await self.salesforce.query(quote_soql("SELECT Id FROM Account WHERE Name = {} LIMIT 1", self.seed))
+            rows = await self.salesforce.query(quote_soql(
+                "SELECT Id FROM Account WHERE Name = {} ORDER BY CreatedDate, Id LIMIT 1", self.seed))
             if rows:
                 self.default_account = str(rows[0]["Id"])
             else:
@@ -83,51 +87,72 @@ class SaleLookupCache:
             return self.default_account
 
     async def stable(self, delivery_methods: Iterable[str], gateways: Iterable[str]) -> None:
-        """Load the org-setup look-ups that are missing, one SOQL per kind, concurrently."""
-        want_methods = sorted(set(delivery_methods) - set(self.delivery_methods))
-        want_gateways = sorted(set(gateways) - set(self.gateways))
-        calls = []
-        if self.pricebook is None:
-            calls.append(self._load_pricebook())
-        if self.channel is None:
-            calls.append(self._load_channel())
-        if want_methods:
-            calls.append(self._load_methods(want_methods))
-        if want_gateways:
-            calls.append(self._load_gateways(want_gateways))
-        if calls:
-            await asyncio.gather(*calls)
+        """Load the org-setup look-ups that are missing, one SOQL per kind, concurrently; single-flight, so
+        concurrent sales of one process never create a setup record twice."""
+        async with self._setup_lock:
+            want_methods = sorted(set(delivery_methods) - set(self.delivery_methods))
+            want_gateways = sorted(set(gateways) - set(self.gateways))
+            calls = []
+            if self.pricebook is None:
+                calls.append(self._load_pricebook())
+            if self.channel is None:
+                calls.append(self._load_channel())
+            if want_methods:
+                calls.append(self._load_methods(want_methods))
+            if want_gateways:
+                calls.append(self._load_gateways(want_gateways))
+            if calls:
+                await asyncio.gather(*calls)
+
+    async def _setup_record(self, sobject: str, field: str, names: Sequence[str], create: dict[str, Any],
+                            extra: str = "") -> list[dict[str, Any]]:
+        """Setup records named ``names`` (``field IN names``, oldest first); when none exists, create ``create``
+        once and read again. Replicas racing to create converge on the oldest record, so every one of them uses
+        the same Id (a surplus copy stays unused and is logged)."""
+        soql = (f"SELECT Id, {field}{extra} FROM {sobject} WHERE {field} IN {in_list(names)} "
+                "ORDER BY CreatedDate, Id")
+        rows = await self.salesforce.query(soql)
+        if rows:
+            return rows
+        try:
+            created = await self.salesforce.create(sobject, create)
+        except PermanentError as exc:
+            if exc.code != "DUPLICATE_VALUE":
+                raise PermanentError("salesforce", f"{sobject} {create[field]!r} is missing and could not be "
+                                     f"created: {exc}", code="SETUP_MISSING") from exc
+            created = ""
+        rows = await self.salesforce.query(soql)
+        log.info("setup_record_created", sobject=sobject, name=create[field], record_id=created,
+                 surplus=max(0, len(rows) - 1))
+        if not rows:
+            raise TransientError("salesforce", f"{sobject} {create[field]!r} was created but is not visible yet")
+        return rows
 
     async def _load_pricebook(self) -> None:
-        rows = await self.salesforce.query(quote_soql(
-            "SELECT Id, Name, IsStandard FROM Pricebook2 WHERE Name = {} OR IsStandard = true", self.seed))
-        named = [r for r in rows if r.get("Name") == self.seed]
-        if not named:
-            raise PermanentError("salesforce", f"Pricebook2 named {self.seed!r} not found; create it in the org",
-                                 code="SETUP_MISSING")
-        self.pricebook = str(named[0]["Id"])
-        standard = [r for r in rows if r.get("IsStandard")]
+        rows = await self.salesforce.query(
+            "SELECT Id, Name FROM Pricebook2 WHERE IsStandard = true ORDER BY CreatedDate, Id LIMIT 1")
         # New products need a standard price before an entry in a custom price book (Salesforce rule).
-        self.standard_pricebook = str(standard[0]["Id"]) if standard else None
+        self.standard_pricebook = str(rows[0]["Id"]) if rows else None
+        named = await self._setup_record("Pricebook2", "Name", [self.seed], {
+            "Name": self.seed, "IsActive": True, "Description": "POS sales (created by oms-worker)"})
+        self.pricebook = str(named[0]["Id"])
 
     async def _load_channel(self) -> None:
-        names = ["POS", f"{self.seed}-POS"]
-        rows = await self.salesforce.query(
-            f"SELECT Id, SalesChannelName FROM SalesChannel WHERE SalesChannelName IN {in_list(names)}")
-        by_name = {str(r["SalesChannelName"]): str(r["Id"]) for r in rows}
-        chosen = by_name.get("POS") or by_name.get(f"{self.seed}-POS")
-        if not chosen:
-            raise PermanentError("salesforce", f"SalesChannel POS or {self.seed}-POS not found; create one",
-                                 code="SETUP_MISSING")
-        self.channel = chosen
+        preferred, fallback = "POS", f"{self.seed}-POS"
+        rows = await self._setup_record("SalesChannel", "SalesChannelName", [preferred, fallback], {
+            "SalesChannelName": fallback, "Description": "POS sales (created by oms-worker)"})
+        by_name = {str(r["SalesChannelName"]): str(r["Id"]) for r in reversed(rows)}  # oldest wins
+        self.channel = by_name.get(preferred) or by_name[fallback]
 
     async def _load_methods(self, names: Sequence[str]) -> None:
-        rows = await self.salesforce.query(f"SELECT Id, Name FROM OrderDeliveryMethod WHERE Name IN {in_list(names)}")
-        self.delivery_methods.update({str(r["Name"]): str(r["Id"]) for r in rows})
-        missing = [n for n in names if n not in self.delivery_methods]
-        if missing:
-            raise PermanentError("salesforce", f"OrderDeliveryMethod not found: {', '.join(missing)}",
-                                 code="SETUP_MISSING")
+        rows = await self.salesforce.query(f"SELECT Id, Name FROM OrderDeliveryMethod WHERE Name IN {in_list(names)} "
+                                           "ORDER BY CreatedDate, Id")
+        for row in reversed(rows):  # oldest wins
+            self.delivery_methods[str(row["Name"])] = str(row["Id"])
+        for name in [n for n in names if n not in self.delivery_methods]:
+            made = await self._setup_record("OrderDeliveryMethod", "Name", [name], {
+                "Name": name, "ReferenceNumber": name, "IsActive": True})
+            self.delivery_methods[name] = str(made[0]["Id"])
 
     async def _load_gateways(self, names: Sequence[str]) -> None:
         rows = await self.salesforce.query(
