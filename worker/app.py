@@ -30,6 +30,7 @@ from worker.flows.runner import Handler, Pause, QueueRunner
 from worker.flows.sale_posting import SalePoster
 from worker.flows.status_sync import StatusSync
 from worker.health import Health
+from worker.http_limits import GuardedSite, server_options
 from worker.logging import configure_logging
 from worker.metrics import Metrics
 from worker.pos.client import PosClient
@@ -41,6 +42,7 @@ from worker.salesforce.stream import FoEventStream
 from worker.server import create_app
 from worker.spi import add_spi_routes
 from worker.store import Store, open_store
+from worker.store_health import StoreHealth, guard_store, store_check
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +85,8 @@ async def serve(
         ssl_context = make_ssl_context(config.salesforce)
         connector = aiohttp.TCPConnector(limit=100, ssl=ssl_context if ssl_context is not None else True)
         session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
-        store = await open_store(wc.store_url, exclusive=True)
+        store_health = StoreHealth()  # readiness learns from every store call (a full disk still answers a ping)
+        store = guard_store(await open_store(wc.store_url, exclusive=True), store_health)
         stack.push_async_callback(store.close)
         tokens = TokenProvider(config.salesforce, config.auth, session)
         sf = SalesforceRest(config.salesforce, tokens, session, retry=http_retry)
@@ -105,7 +108,7 @@ async def serve(
                                keepalive_seconds=wc.stream.keepalive_seconds,
                                initial_replay=wc.stream.initial_replay, on_invalid_replay=on_invalid_replay)
         ingest = Ingest(store, channel, config.salesforce.statuses_to_process(), metrics,
-                        on_enqueued=notify["fo_import"])
+                        on_enqueued=notify["fo_import"], heartbeat=health.beater("stream"))
         cc, window = wc.concurrency, wc.concurrency.batch_window_ms / 1000
         # (handler, batch size, concurrent batches, batch window): FO events already arrive in stream batches.
         handlers: list[tuple[Handler, int, int, float]] = [
@@ -121,13 +124,13 @@ async def serve(
                         wakeup=wakeups[handler.queue], heartbeat=health.beater(handler.queue), batch_window=wait)
             for handler, batch, workers, wait in handlers
         ]
-        _add_readiness(health, store, tokens, stream, pos, wc.stream.keepalive_seconds)
+        _add_readiness(health, store, store_health, tokens, stream, pos, wc.stream.keepalive_seconds)
         app = create_app(store, health, metrics, wc.webhook, notify)
         add_spi_routes(app, sf, wc.spi.api_keys)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, **server_options(wc.http))
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, wc.http.host, wc.http.port)
+        site = GuardedSite(runner, wc.http)  # header/body/keep-alive timeouts and the connection cap
         await site.start()
         port = _bound_port(site) or wc.http.port
         log.info("worker_started", http_port=port, store=_store_kind(wc.store_url))
@@ -190,12 +193,8 @@ async def _beating(events, health: Health):  # type: ignore[no-untyped-def]
         yield event
 
 
-def _add_readiness(health: Health, store: Store, tokens: TokenProvider, stream: FoEventStream, pos: PosClient,
-                   keepalive: float) -> None:
-    async def store_check() -> str | None:
-        await store.ping()
-        return None
-
+def _add_readiness(health: Health, store: Store, store_health: StoreHealth, tokens: TokenProvider,
+                   stream: FoEventStream, pos: PosClient, keepalive: float) -> None:
     async def token_check() -> str | None:
         await tokens.token()
         return None
@@ -210,8 +209,8 @@ def _add_readiness(health: Health, store: Store, tokens: TokenProvider, stream: 
         await pos.ping()
         return None
 
-    health.checks.update({"store": store_check, "salesforce_token": token_check, "stream": stream_check,
-                          "pos": pos_check})
+    health.checks.update({"store": store_check(store, store_health), "salesforce_token": token_check,
+                          "stream": stream_check, "pos": pos_check})
 
 
 async def _refresh_gauges(store: Store, sf: SalesforceRest, metrics: Metrics, stream: FoEventStream,

@@ -196,18 +196,66 @@ class PosConfig(Frozen):
 
 
 class HttpConfig(Frozen):
+    """The worker's server; slow and surplus clients are bounded as described in :mod:`worker.http_limits`."""
+
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
+    header_read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)  # first byte -> complete headers
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)  # the whole body, once a handler reads
+    keepalive_timeout_seconds: float = Field(default=75.0, gt=0, le=3600)  # idle between requests
+    max_connections: int = Field(default=1000, ge=1, le=100_000)  # more are answered 503 and closed
+    max_request_line_bytes: int = Field(default=16_384, ge=8190, le=65_536)
 
 
 class WebhookConfig(Frozen):
+    """How the POS authenticates: ``<auth_header>: <auth_scheme> <api_key>``, exactly (constant-time compare).
+
+    ``auth_scheme`` defaults to ``Bearer`` for the ``Authorization`` header and to none (the bare key) for any
+    other header such as ``X-Api-Key``; set it to ``""`` for a bare key in ``Authorization``. The scheme is
+    matched case-insensitively (RFC 9110), the key exactly.
+    """
+
     auth_header: str = "Authorization"
+    auth_scheme: str | None = None
     api_key: SecretStr
     max_body_bytes: int = Field(default=1_048_576, gt=0)
 
+    @field_validator("auth_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):  # an HTTP token (RFC 9110)
+            raise ValueError(f'expected an HTTP header name, got "{value}"')
+        return value
+
+    @field_validator("auth_scheme")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):
+            raise ValueError(f'expected an authentication scheme such as Bearer, got "{value}"')
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty (an empty key would accept a request without credentials)")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        """The effective scheme ("" = the bare key)."""
+        if self.auth_scheme is not None:
+            return self.auth_scheme
+        return "Bearer" if self.auth_header.lower() == "authorization" else ""
+
 
 class SpiConfig(Frozen):
-    api_keys: tuple[SecretStr, ...] = ()
+    api_keys: tuple[SecretStr, ...] = ()  # empty entries (an unset optional key) are dropped: never a match
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        return tuple(key for key in value if key.get_secret_value().strip())
 
 
 class ConcurrencyConfig(Frozen):

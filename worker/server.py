@@ -1,13 +1,20 @@
 """The worker's HTTP side: POS webhooks (durable accept), health, readiness and metrics.
 
 A webhook is answered 200 only after it is committed to the store; a duplicate is acknowledged and not stored
-twice. Bad input gets a clear 4xx with ``{"errorCode", "errorMessage"}`` naming the field; nothing is stored.
+twice. Bad input gets a clear 4xx with ``{"errorCode", "errorMessage"}`` naming the field; nothing is stored:
+
+* authentication first: ``<auth_header>: <scheme> <key>`` exactly as configured, compared in constant time on
+  the header's raw bytes (a header that is not UTF-8 is a 401, never an exception);
+* the body is read under the body timeout (408) and size limit (413) of :mod:`worker.http_limits`, parsed
+  by :func:`worker.strict_json.loads_strict` (NaN/Infinity, nesting, number size, NUL and lone surrogates
+  are ``400 INVALID_JSON`` naming the path: nothing unstorable reaches the store, so a 503 always means
+  "the store is down, repost later"), then validated by the POS models, which also refuse what Salesforce
+  would (``400 INVALID_FIELD``, see :mod:`worker.pos.fields`).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,9 +25,11 @@ from pydantic import ValidationError
 
 from worker.config import WebhookConfig
 from worker.health import Health
+from worker.http_limits import read_body, track_requests
 from worker.metrics import Metrics
 from worker.pos.models import PosSale, StoreFulfillmentEvent
 from worker.store import NewJob, Store
+from worker.strict_json import JsonRejected, loads_strict
 
 log = structlog.get_logger(__name__)
 
@@ -53,16 +62,33 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class InvalidField(ValueError):
+    """A body the models accept but the flow could not post (the message names the field)."""
+
+
+def header_bytes(value: str) -> bytes:
+    """A header value as the bytes that arrived (aiohttp decodes UTF-8 with surrogateescape); never raises."""
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace")
+
+
 def authorized(request: web.Request, config: WebhookConfig) -> bool:
-    presented = request.headers.get(config.auth_header, "")
-    expected = config.api_key.get_secret_value()
-    if config.auth_header.lower() == "authorization" and presented[:7].lower() == "bearer ":
-        presented = presented[7:]
-    return hmac.compare_digest(presented.encode(), expected.encode())
+    """``<scheme> <key>`` (scheme case-insensitive, one or more spaces) or the bare key when no scheme is set."""
+    presented = header_bytes(request.headers.get(config.auth_header, ""))
+    expected = config.api_key.get_secret_value().encode()
+    scheme = config.scheme.encode()
+    if scheme:
+        given, space, presented = presented.partition(b" ")
+        if not space or given.lower() != scheme.lower():
+            return False
+        presented = presented.lstrip(b" ")
+    return hmac.compare_digest(presented, expected)
 
 
 def build_jobs(endpoint: str, queue: str, body: dict[str, Any]) -> list[NewJob]:
-    """Validate the body for its endpoint and turn it into queue rows (raises ValidationError).
+    """Validate the body for its endpoint and turn it into queue rows (ValidationError or InvalidField).
 
     An exchange arrives as one ORDER carrying both lists: the sold lines are a sale to post and the returned
     lines a return to refund, so it becomes a sale job and a return job, stored in the same transaction.
@@ -73,6 +99,9 @@ def build_jobs(endpoint: str, queue: str, body: dict[str, Any]) -> list[NewJob]:
                        payload={"endpoint": endpoint, "event": event.model_dump(mode="json", by_alias=True)},
                        ordering_key=event.externalOrderId)]
     sale = PosSale.model_validate(body)
+    problem = sale.posting_problem() if queue == "sale" else None
+    if problem:
+        raise InvalidField(problem)
     key = sale.dedupe_key(endpoint)
     jobs = [NewJob(queue=queue, dedupe_key=key, payload={"endpoint": endpoint, "sale": body},
                    ordering_key=sale.orderId)]
@@ -80,19 +109,6 @@ def build_jobs(endpoint: str, queue: str, body: dict[str, Any]) -> list[NewJob]:
         jobs.append(NewJob(queue="return", dedupe_key=f"{key}:exchange", payload={"endpoint": endpoint, "sale": body},
                            ordering_key=sale.orderId))
     return jobs
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the body: ``StreamReader.read(n)`` returns what is buffered, not n bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await request.content.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -112,16 +128,21 @@ async def webhook(request: web.Request) -> web.Response:
         return error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {config.max_body_bytes} bytes")
     try:
         raw = await read_body(request, config.max_body_bytes + 1)
+    except TimeoutError:
+        metrics.webhooks.labels(endpoint, "timeout").inc()
+        answer = error(408, "REQUEST_TIMEOUT", "the request body did not arrive in time; repost")
+        answer.force_close()
+        return answer
     except Exception:
         return error(400, "INVALID_BODY", "could not read the request body")
     if len(raw) > config.max_body_bytes:
         metrics.webhooks.labels(endpoint, "too_large").inc()
         return error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {config.max_body_bytes} bytes")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = loads_strict(raw)
+    except JsonRejected as exc:
         metrics.webhooks.labels(endpoint, "invalid").inc()
-        return error(400, "INVALID_JSON", f"body is not valid JSON: {exc}")
+        return error(400, "INVALID_JSON", str(exc) if exc.path else f"body is {exc.reason}")
     if not isinstance(body, dict):
         metrics.webhooks.labels(endpoint, "invalid").inc()
         return error(400, "INVALID_BODY", "body must be a JSON object")
@@ -135,6 +156,9 @@ async def webhook(request: web.Request) -> web.Response:
     except ValidationError as exc:
         metrics.webhooks.labels(endpoint, "invalid").inc()
         return error(400, "INVALID_FIELD", validation_message(exc))
+    except InvalidField as exc:
+        metrics.webhooks.labels(endpoint, "invalid").inc()
+        return error(400, "INVALID_FIELD", str(exc))
     try:
         inserted = await request.app[STORE].enqueue(jobs)
     except Exception as exc:
@@ -169,7 +193,7 @@ def create_app(
     store: Store, health: Health, metrics: Metrics, webhook_config: WebhookConfig,
     notify: dict[str, Callable[[], None]] | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=webhook_config.max_body_bytes + 1024)
+    app = web.Application(client_max_size=webhook_config.max_body_bytes + 1024, middlewares=[track_requests])
     app[STORE], app[HEALTH], app[METRICS], app[WEBHOOK] = store, health, metrics, webhook_config
     app[NOTIFY] = notify or {}
     app.router.add_post("/webhooks/pos/{endpoint}", webhook)

@@ -3,13 +3,14 @@
 ``GET /spi/{version}/orders/search?api_key=K&OrderNumber=..|FirstName=..|LastName=..|BillingEmailAddress=..|
 BillToContactId=..&limit=&offset=`` (SEARCH_ORDERS), ``GET /spi/{version}/orders/{orderNumber}?api_key=K``
 (GET_ORDER_DETAIL) and ``POST /spi/{version}/orders/{orderNumber}/cancel?api_key=K`` (online cancellation ->
-submit-cancel). A wrong or missing ``api_key`` answers 401 with an empty body (POS SPI rule); search input is
-escaped into SOQL (LIKE prefix search), never concatenated. Responses omit unused fields rather than send null.
+submit-cancel). A wrong or missing ``api_key`` answers 401 with an empty body on every ``/spi/`` path, before
+routing (POS SPI rule); input is bounded and Salesforce failures become 503/502 answers (:mod:`worker.spi_edge`).
+Search input is escaped into SOQL (LIKE prefix search), never concatenated. Responses omit unused fields rather
+than send null; errors are ``{"errorCode", "errorMessage"}``.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,12 +19,23 @@ import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
-from worker.errors import PermanentError, ServiceError
+from worker.errors import PermanentError, TransientError
 from worker.salesforce.soql import quote_soql
+from worker.spi_edge import (
+    MAX_OFFSET,
+    MAX_PAGE,
+    SPI_KEYS,
+    BadInput,
+    cancel_body,
+    failure,
+    page_param,
+    search_params,
+    spi_edge,
+    text_param,
+)
 
 log = structlog.get_logger(__name__)
 SEARCH_FIELDS = ("OrderNumber", "FirstName", "LastName", "BillingEmailAddress", "BillToContactId")
-MAX_PAGE = 200
 
 
 class OrderApi(Protocol):
@@ -32,12 +44,6 @@ class OrderApi(Protocol):
 
 
 SPI_SF = web.AppKey("spi_sf", OrderApi)
-SPI_KEYS = web.AppKey("spi_keys", tuple[SecretStr, ...])
-
-
-def _authorized(request: web.Request) -> bool:
-    given = request.query.get("api_key", "").encode()
-    return any(hmac.compare_digest(given, key.get_secret_value().encode()) for key in request.app[SPI_KEYS])
 
 
 def _ms(value: Any) -> int | None:
@@ -80,14 +86,14 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def search_orders(request: web.Request) -> web.Response:
-    if not _authorized(request):
-        return web.Response(status=401)
     try:
-        condition = search_condition(dict(request.query))
-        limit = min(int(request.query.get("limit", "50")), MAX_PAGE)
-        offset = max(int(request.query.get("offset", "0")), 0)
+        limit = page_param(request.query, "limit", 50, 1, MAX_PAGE)
+        offset = page_param(request.query, "offset", 0, 0, MAX_OFFSET)
+        condition = search_condition(search_params(request.query, SEARCH_FIELDS))
+    except BadInput as exc:
+        return failure(400, "INVALID_PARAMETER", str(exc))
     except ValueError as exc:
-        return web.json_response({"errorCode": "INVALID_SEARCH", "errorMessage": str(exc)}, status=400)
+        return failure(400, "INVALID_SEARCH", str(exc))
     soql = ("SELECT Id, OrderNumber, GrandTotalAmount, OrderedDate, Status, BillingEmailAddress, Account.FirstName, "
             f"Account.LastName FROM OrderSummary WHERE {condition} ORDER BY OrderedDate DESC, OrderNumber "
             f"LIMIT {limit + 1} OFFSET {offset}")
@@ -145,36 +151,39 @@ def order_detail(row: dict[str, Any]) -> dict[str, Any]:
     return detail
 
 
+def _order_number(request: web.Request) -> str:
+    return text_param("orderNumber", request.match_info["order_number"])
+
+
 async def get_order_detail(request: web.Request) -> web.Response:
-    if not _authorized(request):
-        return web.Response(status=401)
-    rows = await request.app[SPI_SF].query(detail_query(request.match_info["order_number"]))
+    try:
+        number = _order_number(request)
+    except BadInput as exc:
+        return failure(400, "INVALID_PARAMETER", str(exc))
+    rows = await request.app[SPI_SF].query(detail_query(number))
     if not rows:
-        return web.json_response({"errorCode": "ORDER_NOT_FOUND",
-                                  "errorMessage": f"no order {request.match_info['order_number']}"}, status=404)
+        return failure(404, "ORDER_NOT_FOUND", f"no order {number}")
     return web.json_response(order_detail(rows[0]))
 
 
 async def cancel_order(request: web.Request) -> web.Response:
     """Online cancellation of unfulfilled quantities: submit-cancel on the OrderSummary."""
-    if not _authorized(request):
-        return web.Response(status=401)
     try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError:
-        return web.json_response({"errorCode": "INVALID_JSON", "errorMessage": "body is not valid JSON"}, status=400)
+        number = _order_number(request)
+        wanted, given_reason = await cancel_body(request)
+    except BadInput as exc:
+        return failure(400, "INVALID_FIELD", str(exc))
+    except OverflowError as exc:
+        return failure(413, "PAYLOAD_TOO_LARGE", str(exc))
+    except TimeoutError:
+        answer = failure(408, "REQUEST_TIMEOUT", "the request body did not arrive in time")
+        answer.force_close()
+        return answer
     sf = request.app[SPI_SF]
-    rows = await sf.query(detail_query(request.match_info["order_number"]))
+    rows = await sf.query(detail_query(number))
     if not rows:
-        return web.json_response({"errorCode": "ORDER_NOT_FOUND", "errorMessage": "no such order"}, status=404)
-    try:
-        wanted = {str(i["orderItemId"]): Decimal(str(i["quantity"])) for i in (body.get("items") or [])}
-        if any(not q.is_finite() or q <= 0 for q in wanted.values()):
-            raise ValueError("quantity must be positive")
-    except (TypeError, KeyError, ValueError, ArithmeticError, AttributeError):
-        return web.json_response({"errorCode": "INVALID_FIELD", "errorMessage":
-                                  "items: expected [{orderItemId, quantity > 0}]"}, status=400)
-    reason = str(body.get("reason") or "Unknown")  # must be an OrderItemSummaryChange.Reason picklist value
+        return failure(404, "ORDER_NOT_FOUND", "no such order")
+    reason = given_reason or "Unknown"  # must be an OrderItemSummaryChange.Reason picklist value
     change = []
     products = [item for item in ((rows[0].get("OrderItemSummaries") or {}).get("records")) or []
                 if item.get("Type") in (None, "Order Product")]
@@ -198,15 +207,18 @@ async def cancel_order(request: web.Request) -> web.Response:
     try:
         result = await sf.connect(path, {"changeItems": change})
     except PermanentError as exc:
-        return web.json_response({"errorCode": exc.code or "CANCEL_REFUSED", "errorMessage": exc.message}, status=409)
-    except ServiceError as exc:
-        return web.json_response({"errorCode": "UNAVAILABLE", "errorMessage": exc.message}, status=503)
+        return failure(409, exc.code or "CANCEL_REFUSED", exc.message)
+    except TransientError as exc:  # an OutcomeUnknown too: the cancel may have been made, so look first
+        log.warning("order_cancel_unavailable", order_summary_id=rows[0]["Id"], error=type(exc).__name__)
+        return failure(503, "UNAVAILABLE", "Salesforce is unavailable; check the order, then try again")
     log.info("order_canceled_online", order_summary_id=rows[0]["Id"], lines=len(change))
     return web.json_response({"status": "OK", "changeOrderId": result.get("changeOrderId")})
 
 
 def add_spi_routes(app: web.Application, salesforce: OrderApi, api_keys: tuple[SecretStr, ...]) -> None:
+    """The SPI routes, behind the key-first middleware (it answers every ``/spi/`` path, routed or not)."""
     app[SPI_SF], app[SPI_KEYS] = salesforce, api_keys
+    app.middlewares.append(spi_edge)
     app.router.add_get("/spi/{version}/orders/search", search_orders)
     app.router.add_get("/spi/{version}/orders/{order_number}", get_order_detail)
     app.router.add_post("/spi/{version}/orders/{order_number}/cancel", cancel_order)

@@ -4,6 +4,10 @@ A reader task drains the CometD iterator into a bounded in-memory buffer; the wr
 arrived as one transaction (one fsync for a burst instead of one per event). Nothing in the buffer is
 acknowledged anywhere: after a crash the stream replays from the stored cursor, and the inbox's unique keys drop
 what was already stored.
+
+A store that cannot take the commit (PostgreSQL down, disk full) never ends the loop: the same batch is retried with
+backoff until it is stored, while the bounded buffer holds the stream back. Stopping during such an outage leaves
+the batch uncommitted, which is safe for the same reason a crash is: the cursor did not move past it.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from typing import Any, Protocol
 import structlog
 
 from worker.metrics import Metrics
+from worker.retry import RetryPolicy
 from worker.store import NewJob, Store
 
 log = structlog.get_logger(__name__)
 IMPORT_QUEUE = "fo_import"
 BUFFER = 1000  # events read ahead of the store (two commit batches): bounds memory during a replay
 MAX_BATCH = 500
+STORE_RETRY = RetryPolicy(attempts=1_000_000, base_delay=0.2, max_delay=5.0)  # while the store is unavailable
 
 
 class EventLike(Protocol):
@@ -66,9 +72,11 @@ class Ingest:
         metrics: Metrics,
         *,
         on_enqueued: Callable[[], None] = lambda: None,
+        heartbeat: Callable[[], None] = lambda: None,
+        retry: RetryPolicy = STORE_RETRY,
     ) -> None:
         self.store, self.channel, self.statuses, self.metrics = store, channel, statuses, metrics
-        self.on_enqueued = on_enqueued
+        self.on_enqueued, self.heartbeat, self.retry = on_enqueued, heartbeat, retry
         self.committed_replay_id: int | None = None
 
     def keep(self, event: EventLike) -> bool:
@@ -80,19 +88,21 @@ class Ingest:
             return 0
         jobs = []
         for event in events:
-            self.metrics.events_received.inc()
-            lag = event_lag_seconds(event.payload, time.time())
-            if lag is not None:
-                self.metrics.stream_lag.set(lag)
             if self.keep(event):
                 assert event.fulfillment_order_id and event.new_status
                 jobs.append(import_job(event.fulfillment_order_id, event.new_status,
                                        event_uuid=event.event_uuid, replay_id=event.replay_id, source="stream"))
-            else:
-                self.metrics.events_skipped.labels("status_not_processed").inc()
         last = max(event.replay_id for event in events)
         inserted = await self.store.enqueue(jobs, cursor=(self.channel, last))
         self.committed_replay_id = last
+        self.metrics.events_received.inc(len(events))  # counted once stored: a retried batch is not counted twice
+        if len(events) > len(jobs):
+            self.metrics.events_skipped.labels("status_not_processed").inc(len(events) - len(jobs))
+        now = time.time()
+        for event in events:
+            lag = event_lag_seconds(event.payload, now)
+            if lag is not None:
+                self.metrics.stream_lag.set(lag)
         log.info("events_committed", received=len(events), kept=len(jobs), inserted=inserted, replay_id=last)
         if inserted:
             self.on_enqueued()
@@ -125,11 +135,36 @@ class Ingest:
                     batch = [getter.result()]
                     while not buffer.empty() and len(batch) < MAX_BATCH:
                         batch.append(buffer.get_nowait())
-                    await self.commit(batch)
+                    await self._commit_retrying(batch, stop)
                 # Drain: commit what already arrived, so the replay need not repeat it.
                 rest: list[EventLike] = []
                 while not buffer.empty():
                     rest.append(buffer.get_nowait())
-                await self.commit(rest)
+                await self._commit_retrying(rest, stop)
             finally:
                 reader.cancel()
+
+    async def _commit_retrying(self, events: list[EventLike], stop: asyncio.Event) -> None:
+        """``commit``, retried with backoff while the store fails; given up (left to the replay) once stopping."""
+        failures = 0
+        while True:
+            try:
+                await self.commit(events)
+            except Exception as exc:
+                failures += 1
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                if stop.is_set():
+                    log.warning("events_left_uncommitted", count=len(events), error=error)  # replayed on restart
+                    return
+                delay = self.retry.delay_for(failures)
+                log.error("events_commit_failed", count=len(events), attempt=failures, delay_s=round(delay, 2),
+                          error=error)
+                self.heartbeat()  # alive and retrying: liveness must not restart a worker waiting for its store
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+                continue
+            if failures:
+                log.info("events_commit_recovered", count=len(events), attempts=failures + 1)
+            return

@@ -2,9 +2,11 @@
 
 Inbound models (``PosSale``, ``StoreFulfillmentEvent``) ignore unknown keys (the POS adds fields over time)
 but validate required fields and enums, with errors naming the field, e.g.
-``orderProductList.0.fulfillmentType: unknown value "FOO" (expected IN_STORE, ONLINE)``. Amounts are exact
-``Decimal`` cents inside and JSON numbers outside (see :mod:`worker.mapping.money`). Field names are the POS's
-own camelCase names, so ``model_dump(by_alias=True)`` emits exactly the reference's names.
+``orderProductList.0.fulfillmentType: unknown value "FOO" (expected IN_STORE, ONLINE)``, and refuse values
+Salesforce would refuse (amount, quantity and date bounds, id and e-mail syntax, field lengths; see
+:mod:`worker.pos.fields`). Amounts are exact ``Decimal`` cents inside and JSON numbers outside (see
+:mod:`worker.mapping.money`). Field names are the POS's own camelCase names, so ``model_dump(by_alias=True)``
+emits exactly the reference's names.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -25,6 +28,8 @@ from pydantic import (
 )
 
 from worker.mapping.money import ZERO, cents, close, money_json, qty_json, to_decimal
+from worker.pos import fields as f
+from worker.pos.fields import Email, EpochMs, Id, InMoney, InQty, OptId, Text80, Text255, text_of
 
 Money = Annotated[
     Decimal, BeforeValidator(cents), PlainSerializer(money_json, return_type=float, when_used="json")
@@ -176,11 +181,11 @@ class PosFulfillmentOrder(PosOut):
 
 
 class EventItem(PosIn):
-    orderItemId: str
-    quantity: Qty
-    reason: str | None = None
-    trackingNumber: str | None = None
-    carrier: str | None = None
+    orderItemId: Id
+    quantity: InQty
+    reason: Text255 = None
+    trackingNumber: Text255 = None
+    carrier: Text255 = None
 
 
 class StoreFulfillmentEvent(PosIn):
@@ -191,11 +196,11 @@ class StoreFulfillmentEvent(PosIn):
 
     eventType: Annotated[EventType, _enum(EventType, {"CANCELLED": "CANCELED"})]
     orderType: Annotated[OrderType, _enum(OrderType)]
-    orderId: str = Field(min_length=1)
-    externalOrderId: str = Field(min_length=1)
-    storeId: str
-    eventDate: int
-    storeAssociateId: str | None = None
+    orderId: Id
+    externalOrderId: Annotated[str, Field(min_length=1), AfterValidator(f.salesforce_id)]  # the FO Id
+    storeId: Annotated[str, text_of(80)]  # not sent to Salesforce: any short text
+    eventDate: EpochMs
+    storeAssociateId: Text255 = None
     items: list[EventItem] = Field(default_factory=list)
 
     def dedupe_key(self, endpoint_name: str) -> str:
@@ -212,51 +217,57 @@ class StoreFulfillmentEvent(PosIn):
 
 
 class SaleAddress(PosIn):
-    firstName: str | None = None
-    lastName: str | None = None
-    addressLine1: str | None = None
-    addressLine2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postalCode: str | None = None
-    country: str | None = None
+    """Lengths of the Salesforce address fields the parts land in (street 255, city 40, ...)."""
+
+    firstName: Text80 = None
+    lastName: Text80 = None
+    addressLine1: Text255 = None
+    addressLine2: Text255 = None
+    city: Annotated[str | None, text_of(40)] = None
+    state: Text80 = None
+    postalCode: Annotated[str | None, text_of(20)] = None
+    country: Text80 = None
+
+    @model_validator(mode="after")
+    def _street(self) -> SaleAddress:
+        if len(self.addressLine1 or "") + len(self.addressLine2 or "") > 254:
+            raise ValueError("addressLine2: addressLine1 and addressLine2 together exceed the 255-character street")
+        return self
 
 
 class SaleCustomer(PosIn):
-    customerId: str | None = None
-    email: str | None = None
-    firstName: str | None = None
-    lastName: str | None = None
-    phoneMobile: str | None = None
+    customerId: Text255 = None
+    email: Email = None
+    firstName: Text80 = None
+    lastName: Text80 = None
+    phoneMobile: Annotated[str | None, text_of(40)] = None
 
 
 class PriceAdjustment(PosIn):
-    id: str | None = None
-    price: Money
-    description: str | None = None
-    priceAdjustmentType: str | None = None
+    id: Text255 = None
+    price: InMoney
+    description: Text255 = None
+    priceAdjustmentType: Text80 = None
 
 
 class ProductTax(PosIn):
-    rate: Annotated[Decimal, BeforeValidator(to_decimal), PlainSerializer(float, when_used="json")] | None = (
-        None
-    )
-    amount: Money | None = None
+    rate: Annotated[Decimal, BeforeValidator(f.tax_rate), PlainSerializer(float, when_used="json")] | None = None
+    amount: InMoney | None = None
 
 
 class BaseLine(PosIn):
-    orderItemId: str = Field(min_length=1)
-    externalId: str | None = None
-    productId: str = Field(min_length=1)
-    gtin: str | None = None
-    name: str | None = None
-    quantity: Qty
-    price: Money
-    subTotal: Money
-    discount: Money = ZERO
-    tax: Money = ZERO
-    total: Money
-    omniFulfillmentType: str | None = None
+    orderItemId: Id
+    externalId: Text255 = None
+    productId: Id
+    gtin: Text80 = None
+    name: Text255 = None
+    quantity: InQty
+    price: InMoney
+    subTotal: InMoney
+    discount: InMoney = ZERO
+    tax: InMoney = ZERO
+    total: InMoney
+    omniFulfillmentType: Text80 = None
     priceAdjustments: list[PriceAdjustment] = Field(default_factory=list)
     productTax: ProductTax | None = None
 
@@ -292,20 +303,20 @@ class ReturnLine(BaseLine):
     fulfillmentSubType: Annotated[FulfillmentSubType | None, _enum(FulfillmentSubType, optional=True)] = (
         Field(default=None, validation_alias=SUBTYPE_ALIASES)
     )
-    originalOrderId: str | None = None
-    originalOrderItemId: str | None = None
-    returnReason: str | None = None
+    originalOrderId: OptId = None
+    originalOrderItemId: OptId = None
+    returnReason: Text255 = None
 
 
 class Tender(PosIn):
-    paymentId: str | None = None
-    transactionId: str | None = None
+    paymentId: Text255 = None
+    transactionId: Text255 = None
     paymentMethod: Annotated[PaymentMethod, _enum(PaymentMethod)]
-    cardType: str | None = None
+    cardType: Text80 = None
     lastFour: str | None = None
     walletType: Annotated[WalletType | None, _enum(WalletType, optional=True)] = None
-    amountAuthorized: Money
-    paymentStatus: str | None = None
+    amountAuthorized: InMoney
+    paymentStatus: Text80 = None
 
     @model_validator(mode="after")
     def _method_fields(self) -> Tender:
@@ -322,26 +333,26 @@ class Tender(PosIn):
 class PosSale(PosIn):
     """The order-export webhook body (POS CustomerOrder): sale, return or exchange."""
 
-    orderId: str = Field(min_length=1)
-    displayOrderId: str | None = None
-    orderSource: str | None = None
-    orderStatus: str = Field(min_length=1)
-    orderDate: int
-    currency: str = Field(min_length=3, max_length=3)
-    storeId: str = Field(min_length=1)
-    email: str | None = None
+    orderId: Id
+    displayOrderId: Text255 = None
+    orderSource: Text80 = None
+    orderStatus: Annotated[str, Field(min_length=1), text_of(80)]
+    orderDate: EpochMs
+    currency: Annotated[str, AfterValidator(f.currency)]
+    storeId: Annotated[str, Field(min_length=1), AfterValidator(f.store_id)]  # in pos-<storeId>@no-email.invalid
+    email: Email = None
     customerProfile: SaleCustomer | None = None
     billingAddress: SaleAddress | None = None
     shippingAddress: SaleAddress | None = None
     orderProductList: list[SaleLine] = Field(default_factory=list)
     returnProductList: list[ReturnLine] = Field(default_factory=list)
     tenders: list[Tender] = Field(default_factory=list)
-    orderSubTotal: Money
-    discount: Money = ZERO
-    taxSubTotal: Money = ZERO
-    shippingCharge: Money = ZERO
-    totalAmount: Money
-    transactionDiscountAmount: Money = ZERO
+    orderSubTotal: InMoney
+    discount: InMoney = ZERO
+    taxSubTotal: InMoney = ZERO
+    shippingCharge: InMoney = ZERO
+    totalAmount: InMoney
+    transactionDiscountAmount: InMoney = ZERO
 
     @model_validator(mode="after")
     def _tenders_cover_total(self) -> PosSale:
@@ -351,6 +362,17 @@ class PosSale(PosIn):
                 f"tenders: amountAuthorized adds up to {paid}, not totalAmount {self.totalAmount}"
             )
         return self
+
+    def posting_problem(self) -> str | None:
+        """Why the sale graph could not be built from this sale (checked at the edge for ORDER exports), else None.
+
+        A line shipped to the customer (ONLINE) needs the shipping address for its OrderDeliveryGroup.
+        """
+        if self.shippingAddress is None and any(
+            line.fulfillmentType is FulfillmentType.ONLINE for line in self.orderProductList
+        ):
+            return "shippingAddress: required when a line's fulfillmentType is ONLINE"
+        return None
 
     def dedupe_key(self, endpoint_name: str) -> str:
         """sha256(endpoint | orderId | orderStatus | totalAmount | number of lines).

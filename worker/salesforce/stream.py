@@ -14,7 +14,9 @@ has already yielded). An invalid replay id (``400::The replayId {N} you provided
 -1 and then calls ``on_invalid_replay`` (the app reconciles and resets the cursor): in that order, every FO that
 reached a status to process is either in the sweep's query or delivered as a new event.
 
-The stream never writes the cursor: the ingest flow advances it only after the inbox commit.
+The stream never writes the cursor: the ingest flow advances it only after the inbox commit. It reads it, from the
+store, before each open: while the store is unavailable no handshake is spent, and the retries follow the store's
+short backoff (``store_retry``), not Salesforce's, so the stream is back within seconds of the store.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ CLOSE_TIMEOUT = 5.0
 OPEN_TIMEOUT = 30.0
 SEEN_WINDOW = 10_000
 STREAM_RETRY = RetryPolicy(attempts=1_000_000, base_delay=0.5, max_delay=60.0)
+STORE_RETRY = RetryPolicy(attempts=1_000_000, base_delay=0.5, max_delay=5.0)
+
+
+class CursorUnavailable(Exception):
+    """The stored replay id could not be read (the store is unavailable): nothing was opened."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ class FoEventStream:
         ssl: Any = None,
         on_invalid_replay: Callable[[], Awaitable[None]] | None = None,
         retry: RetryPolicy = STREAM_RETRY,
+        store_retry: RetryPolicy = STORE_RETRY,
         connection_timeout: float = 10.0,
     ) -> None:
         self.channel = channel
@@ -142,7 +150,7 @@ class FoEventStream:
         self._ssl = ssl if ssl is not None else make_ssl_context(sf)
         self._initial = initial_replay
         self._on_invalid_replay = on_invalid_replay
-        self._retry = retry
+        self._retry, self._store_retry = retry, store_retry
         self._connection_timeout = connection_timeout
         self._replay = CursorReplay(cursor, initial_replay)
         self._trouble: str | None = None
@@ -169,6 +177,10 @@ class FoEventStream:
 
     # ---- open / subscribe / close ----------------------------------------------------------------------
     async def _open(self) -> StreamClient:
+        try:  # the replay id comes from the store: make sure it can be read before Salesforce is asked
+            await self._cursor.get_cursor(self.channel)
+        except Exception as exc:
+            raise CursorUnavailable(describe_error(exc)) from exc
         client = self._client()
         bound = max(self.keepalive_seconds, OPEN_TIMEOUT)  # a silent handshake/connect must not hang
         try:
@@ -209,11 +221,11 @@ class FoEventStream:
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Events in arrival order, forever; reopens transparently (see the module docstring)."""
         seen = _Seen()
-        failures = 0
+        failures = store_failures = 0
         while True:
             client: StreamClient | None = None
             receiver: asyncio.Future[Any] | None = None
-            reason = "ended"
+            reason, store_down = "ended", False
             try:
                 client = await self._open()
                 while True:
@@ -233,6 +245,8 @@ class FoEventStream:
                         yield event
             except (asyncio.CancelledError, GeneratorExit):
                 raise
+            except CursorUnavailable as exc:
+                reason, store_down = f"store: {exc}", True
             except Exception as exc:
                 reason = describe_error(exc)
             finally:
@@ -243,11 +257,15 @@ class FoEventStream:
                         await receiver
                 if client is not None:
                     await _close(client)
-            failures += 1
-            delay = self._retry.delay_for(failures)
+            if store_down:
+                store_failures += 1
+                delay = self._store_retry.delay_for(store_failures)
+            else:
+                failures, store_failures = failures + 1, 0
+                delay = self._retry.delay_for(failures)
             self.status.reconnects += 1
-            log.warning("stream_reopened", channel=self.channel, reason=reason, attempt=failures,
-                        delay_s=round(delay, 3))
+            log.warning("stream_reopened", channel=self.channel, reason=reason,
+                        attempt=store_failures if store_down else failures, delay_s=round(delay, 3))
             await asyncio.sleep(delay)
 
     async def _wait(self, receiver: asyncio.Future[Any]) -> str | None:

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import structlog
 
+from worker.errors import TransientError
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider
 from worker.salesforce.cometd import is_invalid_replay
@@ -212,3 +213,35 @@ def test_parse_event_reads_replay_id_from_data_event() -> None:
     event = parse_event({"channel": CHANNEL, "data": {"event": {"replayId": 7, "EventUuid": "u"}, "payload": payload}})
     assert event is not None and event.replay_id == 7 and event.event_uuid == "u" and event.old_status is None
     assert parse_event({"channel": CHANNEL, "data": {"payload": {"replayId": 1}}}) is None
+
+
+class FailingCursor(Cursor):
+    """The store is down for the first ``failures`` reads (what the guarded store raises), then answers."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(None)
+        self.failures = failures
+
+    async def get_cursor(self, channel: str) -> int | None:
+        self.reads += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise TransientError("store", "get_cursor failed, the store is unavailable (ConnectionRefusedError)")
+        return self.value
+
+
+async def test_store_outage_waits_for_the_cursor_without_handshakes_or_salesforce_backoff(env) -> None:
+    """Cursor unreadable (store down): no handshake spent, retries on the short store backoff, then subscribes."""
+    fake_sf, cometd, tokens = env
+    cursor = FailingCursor(failures=4)
+    slow_salesforce_backoff = RetryPolicy(attempts=1000, base_delay=30.0, max_delay=60.0)
+    stream = make_stream(fake_sf, tokens, cursor, retry=slow_salesforce_backoff, store_retry=FAST)
+    running = Running(stream)
+    try:
+        await until(lambda: running.stream.status.connected)
+        assert len(cometd.handshakes) == 1, "a handshake was spent while the store could not be read"
+        assert cursor.failures == 0 and running.stream.status.reconnects == 4
+        cometd.publish("FO-after-outage")
+        assert (await running.next()).fulfillment_order_id == "FO-after-outage"
+    finally:
+        await running.stop()
