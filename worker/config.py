@@ -9,6 +9,7 @@ secrets, error formatting) lives in :mod:`worker.config_load`.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -27,12 +28,26 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
+ApplyTo = Literal["LOCATION", "FULFILLMENT_ORDER", "ORDER_SUMMARY", "FULFILLMENT_ORDER_LINE_ITEM"]
+GRAPH_MIN_VERSION = "v50.0"  # /composite/graph exists from REST API v50.0
+
+
 class OmsCustomField(Frozen):
-    """Where a POS field comes from in Salesforce (PS OMS ``OMSCustomField`` entry)."""
+    """Where a POS field comes from in Salesforce (PS OMS ``OMSCustomField`` entry). ``applyTo`` is a list in the
+    guide's JSON (``["LOCATION"]``); a single string is accepted too."""
 
     omsFieldName: str
     posField: str
-    applyTo: Literal["LOCATION", "FULFILLMENT_ORDER", "ORDER_SUMMARY", "FULFILLMENT_ORDER_LINE_ITEM"]
+    applyTo: tuple[ApplyTo, ...]
+
+    @field_validator("applyTo", mode="before")
+    @classmethod
+    def _apply_to(cls, value: object) -> object:
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("must name at least one object (e.g. LOCATION)")
+        return value
 
     @field_validator("omsFieldName")
     @classmethod
@@ -60,7 +75,10 @@ class SalesforceConfig(Frozen):
     OMSCustomField: tuple[OmsCustomField, ...] = ()
     FilterQuery: str = ""
     OMSStatusCanceledValue: str = "Cancelled"
-    OMSCashPaymentGatewayName: str = "Cash"
+    # The guide: "If this field isn't set, then DigitalWallet.paymentGatewayId isn't set in case of cash payment."
+    OMSCashPaymentGatewayName: str | None = None
+    # PaymentGateway of card and wallet payment methods (for payment capture in OM); unset: no gateway is set
+    card_payment_gateway_name: str | None = None
     OMSStatusesToProcess: tuple[str, ...] = ("Allocated",)
     allow_insecure_local: bool = False
     ca_file: Path | None = None
@@ -75,11 +93,16 @@ class SalesforceConfig(Frozen):
 
     _api = field_validator("ApiVersion", "QueryApiVersion")(_version)
 
-    @field_validator("ApiVersion")
+    @field_validator("OMSCustomField", mode="before")
     @classmethod
-    def _graph_version(cls, value: str) -> str:
-        if float(value[1:]) < 50.0:
-            raise ValueError(f'composite graph needs v50.0 or later, got "{value}"')
+    def _custom_fields_json(cls, value: object) -> object:
+        """The CMS shows OMSCustomField as JSON text; pasted as a YAML string it is parsed here."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"expected a JSON array of {{omsFieldName, posField, applyTo}} objects: {exc}"
+                                 ) from None
         return value
 
     @field_validator("OMSStatusesToProcess", mode="before")
@@ -110,7 +133,7 @@ class SalesforceConfig(Frozen):
                 f'UrlBase: must be an https My Domain URL ending with my.salesforce.com, got "{self.UrlBase}" '
                 "(set allow_insecure_local: true only for the local emulator)"
             )
-        if not any(f.posField == "ORDER_STORE_ID" and f.applyTo == "LOCATION" for f in self.OMSCustomField):
+        if not any(f.posField == "ORDER_STORE_ID" and "LOCATION" in f.applyTo for f in self.OMSCustomField):
             raise ValueError(
                 "OMSCustomField: an entry with posField ORDER_STORE_ID and applyTo LOCATION is required for BOPIS "
                 "(the Location field that holds the POS store id)"
@@ -122,13 +145,20 @@ class SalesforceConfig(Frozen):
         return self.UrlBase.rstrip("/")
 
     @property
+    def graph_api_version(self) -> str:
+        """The version of /composite/graph requests: ApiVersion, raised to v50.0 where the resource begins (the
+        guide's example ApiVersion is v49.0). Every other call keeps the configured versions."""
+        return self.ApiVersion if float(self.ApiVersion[1:]) >= float(GRAPH_MIN_VERSION[1:]) else GRAPH_MIN_VERSION
+
+    @property
     def api_number(self) -> str:
         """``v62.0`` -> ``62.0`` (the CometD path uses the bare number)."""
         return self.ApiVersion[1:]
 
     @property
     def store_id_field(self) -> str:
-        return next(f.omsFieldName for f in self.OMSCustomField if f.posField == "ORDER_STORE_ID")
+        return next(f.omsFieldName for f in self.OMSCustomField
+                    if f.posField == "ORDER_STORE_ID" and "LOCATION" in f.applyTo)
 
     def statuses_to_process(self) -> frozenset[str]:
         """Case-folded statuses, with both Canceled and Cancelled spellings accepted."""

@@ -76,7 +76,7 @@ class SalePoster:
                  *, summary_concurrency: int = 8) -> None:
         self.store, self.salesforce, self.config, self.metrics = store, salesforce, config, metrics
         self.cache = SaleLookupCache(salesforce, config)
-        self.api_version = config.salesforce.ApiVersion
+        self.api_version = config.salesforce.graph_api_version  # node URLs match the graph request's version
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
         self.effects = Effects(store, settle_seconds(config))
 

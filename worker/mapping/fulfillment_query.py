@@ -95,7 +95,7 @@ _CANCEL_SPELLINGS = ("Canceled", "Cancelled")
 def custom_field_paths(custom_fields: Sequence[OmsCustomField], apply_to: str) -> list[str]:
     """SOQL paths of the configured OMSCustomField entries that apply to one object."""
     prefix = {"LOCATION": "FulfilledFromLocation.", "ORDER_SUMMARY": "OrderSummary."}.get(apply_to, "")
-    return [prefix + f.omsFieldName for f in custom_fields if f.applyTo == apply_to]
+    return [prefix + f.omsFieldName for f in custom_fields if apply_to in f.applyTo]
 
 
 def _unique(fields: Sequence[str]) -> str:

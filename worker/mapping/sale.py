@@ -24,14 +24,13 @@ from decimal import Decimal
 from typing import Any
 
 from worker.config import PosConfig, SalesforceConfig
-from worker.pos.models import PaymentMethod, PosSale
+from worker.pos.models import PosSale
 
 from . import sale_nodes as n
 from .errors import MappingError, NothingToPost
 from .graph_limits import check_graph_limits
 from .money import ZERO, money_json
 from .sale_keys import (
-    DEFAULT_CARD_GATEWAY,
     DELIVERY_CHARGE_SKU,
     SaleLookups,
     gateway_name,
@@ -42,7 +41,6 @@ from .sale_keys import (
 )
 
 __all__ = [
-    "DEFAULT_CARD_GATEWAY",
     "DELIVERY_CHARGE_SKU",
     "NothingToPost",
     "ProductRef",
@@ -139,20 +137,19 @@ def _products(
     return refs, created
 
 
-def _gateway(ctx: SaleContext, name: str) -> str:
+def _gateway(ctx: SaleContext, name: str | None) -> str | None:
+    if name is None:
+        return None  # no gateway configured for this tender kind: the records carry none
     gateway = ctx.gateway_ids.get(name)
     if not gateway:
         raise MappingError(f"PaymentGateway {name!r} was not resolved", fields=["gateway_ids"])
     return gateway
 
 
-def _payment_methods(g: _Graph, sale: PosSale, ctx: SaleContext, gateways: list[str]) -> list[str | None]:
-    """One CardPaymentMethod/DigitalWallet node per card or wallet tender; cash has none."""
+def _payment_methods(g: _Graph, sale: PosSale, ctx: SaleContext, gateways: list[str | None]) -> list[str | None]:
+    """One CardPaymentMethod (card) or DigitalWallet (wallet, cash) node per tender."""
     methods: list[str | None] = []
     for i, (tender, gateway) in enumerate(zip(paid_tenders(sale), gateways, strict=True), start=1):
-        if tender.paymentMethod is PaymentMethod.CASH:
-            methods.append(None)
-            continue
         sobject, body = n.payment_method(tender, sale, account_id=ctx.account_id, gateway_id=gateway)
         methods.append(g.post(sobject, f"refPayMethod{i}", body))
     return methods
@@ -261,14 +258,13 @@ def sale_to_graph(
     api_version: str,
     sf: SalesforceConfig,
     pos: PosConfig,
-    card_gateway: str = DEFAULT_CARD_GATEWAY,
 ) -> SaleGraph:
     """Build the composite graph that creates and activates the Order of a POS sale."""
     sold_lines(sale)  # NothingToPost for a pure return
     g = _Graph(api_version)
     products, created = _products(g, sale, ctx)
     tenders = paid_tenders(sale)
-    gateways = [_gateway(ctx, gateway_name(t, sf=sf, card_gateway=card_gateway)) for t in tenders]
+    gateways = [_gateway(ctx, gateway_name(t, sf=sf)) for t in tenders]
     methods = _payment_methods(g, sale, ctx, gateways)
     order_body = n.order_body(
         sale,

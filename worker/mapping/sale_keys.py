@@ -13,7 +13,6 @@ from worker.pos.models import PaymentMethod, PosSale, SaleLine, Tender
 from .errors import NothingToPost
 from .money import ZERO
 
-DEFAULT_CARD_GATEWAY = "POS"  # PaymentGateway name for card and wallet tenders unless configured otherwise
 DELIVERY_CHARGE_SKU = (
     "POS-DELIVERY-CHARGE"  # Product2 of the delivery-charge OrderItem (created when missing)
 )
@@ -44,8 +43,11 @@ def paid_tenders(sale: PosSale) -> list[Tender]:
     return [t for t in sale.tenders if t.amountAuthorized > ZERO]
 
 
-def gateway_name(tender: Tender, *, sf: SalesforceConfig, card_gateway: str = DEFAULT_CARD_GATEWAY) -> str:
-    return sf.OMSCashPaymentGatewayName if tender.paymentMethod is PaymentMethod.CASH else card_gateway
+def gateway_name(tender: Tender, *, sf: SalesforceConfig) -> str | None:
+    """The PaymentGateway name of a tender's payment records: OMSCashPaymentGatewayName for cash, the configured
+    card gateway for cards and wallets; None (no gateway set) when that one is not configured."""
+    name = sf.OMSCashPaymentGatewayName if tender.paymentMethod is PaymentMethod.CASH else sf.card_payment_gateway_name
+    return name or None
 
 
 def sale_skus(sale: PosSale) -> list[str]:
@@ -55,9 +57,7 @@ def sale_skus(sale: PosSale) -> list[str]:
     return list(dict.fromkeys(skus))
 
 
-def sale_lookup_keys(
-    sale: PosSale, *, pos: PosConfig, sf: SalesforceConfig, card_gateway: str = DEFAULT_CARD_GATEWAY
-) -> SaleLookups:
+def sale_lookup_keys(sale: PosSale, *, pos: PosConfig, sf: SalesforceConfig) -> SaleLookups:
     """Names to resolve before building the graph; raises ``NothingToPost`` for a pure return."""
     lines = sold_lines(sale)
     seed = pos.seed_name
@@ -69,6 +69,6 @@ def sale_lookup_keys(
         delivery_methods=tuple(dict.fromkeys(line.delivery_key for line in lines)),
         skus=tuple(sale_skus(sale)),
         gateways=tuple(
-            dict.fromkeys(gateway_name(t, sf=sf, card_gateway=card_gateway) for t in paid_tenders(sale))
+            dict.fromkeys(name for t in paid_tenders(sale) if (name := gateway_name(t, sf=sf)) is not None)
         ),
     )

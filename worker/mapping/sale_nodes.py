@@ -233,13 +233,20 @@ def tax_body(line: SaleLine, *, item: str, order_date_ms: int) -> dict[str, Any]
     }
 
 
+def _with_gateway(body: dict[str, Any], gateway_id: str | None) -> dict[str, Any]:
+    if gateway_id is not None:
+        body["PaymentGatewayId"] = gateway_id
+    return body
+
+
 def payment_method(
-    tender: Tender, sale: PosSale, *, account_id: str, gateway_id: str
+    tender: Tender, sale: PosSale, *, account_id: str, gateway_id: str | None
 ) -> tuple[str, dict[str, Any]]:
-    """(sObject, body) of the payment method record of a card or wallet tender."""
+    """(sObject, body) of the payment method record of a tender: CardPaymentMethod for cards, DigitalWallet for
+    wallets and cash (the guide: cash is a DigitalWallet, with OMSCashPaymentGatewayName as gateway when set)."""
     if tender.paymentMethod is PaymentMethod.CREDIT_CARD:
         card = (tender.cardType or "").strip()
-        return "CardPaymentMethod", {
+        return "CardPaymentMethod", _with_gateway({
             "AccountId": account_id,
             "CardCategory": "CreditCard",
             "CardHolderName": customer_name(sale),
@@ -249,23 +256,24 @@ def payment_method(
             "InputCardNumber": PLACEHOLDER_PAN_PREFIX + str(tender.lastFour),
             "ProcessingMode": "External",
             "Status": "Active",
-            "PaymentGatewayId": gateway_id,
-        }
-    wallet = tender.walletType.value if tender.walletType else "DigitalWallet"
+        }, gateway_id)
+    if tender.paymentMethod is PaymentMethod.CASH:
+        wallet = "Cash"
+    else:
+        wallet = tender.walletType.value if tender.walletType else "DigitalWallet"
     body: dict[str, Any] = {
         "AccountId": account_id,
         "NickName": wallet,
         "ProcessingMode": "External",
         "Status": "Active",
-        "PaymentGatewayId": gateway_id,
     }
     if tender.transactionId:
         body["GatewayToken"] = tender.transactionId
-    return "DigitalWallet", body
+    return "DigitalWallet", _with_gateway(body, gateway_id)
 
 
 def payment_body(
-    tender: Tender, sale: PosSale, *, account_id: str, gateway_id: str, group: str, method: str | None
+    tender: Tender, sale: PosSale, *, account_id: str, gateway_id: str | None, group: str, method: str | None
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "AccountId": account_id,
@@ -273,7 +281,6 @@ def payment_body(
         "Date": ms_to_sf_datetime(sale.orderDate),
         "Email": fallback_email(sale),
         "Phone": phone(sale),
-        "PaymentGatewayId": gateway_id,
         "PaymentGroupId": group,
         "ProcessingMode": "External",
         "Status": "Processed",
@@ -283,4 +290,4 @@ def payment_body(
         body["PaymentMethodId"] = method
     if tender.transactionId:
         body["GatewayRefNumber"] = tender.transactionId
-    return body
+    return _with_gateway(body, gateway_id)

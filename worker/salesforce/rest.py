@@ -163,8 +163,8 @@ class SalesforceRest:
             raise PermanentError("salesforce", f"composite graph limits: 1..{MAX_GRAPHS} graphs and at most "
                                  f"{MAX_GRAPH_NODES} nodes (got {len(graphs)} graphs, {nodes} nodes)",
                                  code="GRAPH_LIMIT")
-        body = await self._request("POST", self._data("composite/graph"), template="composite/graph",
-                                   body={"graphs": graphs})
+        body = await self._request("POST", self._data("composite/graph", self._sf.graph_api_version),
+                                   template="composite/graph", body={"graphs": graphs})
         try:
             return parse_graph_results(body)
         except (ValueError, AttributeError, TypeError) as exc:

@@ -69,7 +69,9 @@ def test_valid_base_config_parses() -> None:
     [
         ("salesforce.ApiVersion", "49", 'salesforce.ApiVersion: expected vNN.N, got "49"'),
         ("salesforce.QueryApiVersion", "62", 'salesforce.QueryApiVersion: expected vNN.N, got "62"'),
-        ("salesforce.ApiVersion", "v49.0", 'salesforce.ApiVersion: composite graph needs v50.0 or later, got "v49.0"'),
+        ("salesforce.OMSCustomField", "[{", "salesforce.OMSCustomField: expected a JSON array of"),
+        ("salesforce.OMSCustomField", [{"omsFieldName": "x__c", "posField": "ORDER_STORE_ID", "applyTo": []}],
+         "salesforce.OMSCustomField.0.applyTo: must name at least one object"),
         ("salesforce.Service", "CLASSIC", 'salesforce.Service: must be LIGHTNING, got "CLASSIC"'),
         ("salesforce.UrlBase", "https://acme.example.com", "salesforce.UrlBase: must be an https My Domain URL"),
         ("salesforce.UrlBase", "http://acme.my.salesforce.com", "salesforce.UrlBase: must be an https My Domain URL"),
@@ -100,6 +102,29 @@ def test_each_invalid_value_gets_one_clear_message(path: str, value: Any, expect
     """Each bad value yields a message that names the key path and the reason."""
     problems = problems_of(with_change(path, value))
     assert any(p.startswith(expected) for p in problems), problems
+
+
+GUIDE_VALUES: dict[str, Any] = {  # the integration guide's PS OMS Configuration example, verbatim
+    "Service": "LIGHTNING", "UrlBase": "https://ps--uat.my.salesforce.com/",
+    "Username": "psintegration@predictspring.com", "Password": "pw", "ApiVersion": "v49.0", "QueryApiVersion": "v49.0",
+    "OMSCustomField":
+        '[ { "omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID", "applyTo": [ "LOCATION" ] } ]',
+    "FilterQuery": "DeliveryMethod.Name = 'Store Pickup CAD'", "OMSStatusCanceledValue": "Processing Cancel",
+    "OMSCashPaymentGatewayName": "CashPOS", "OMSStatusesToProcess": ["Invoice Paid"],
+}
+
+
+@pytest.mark.parametrize("custom_field", [GUIDE_VALUES["OMSCustomField"], [
+    {"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID", "applyTo": ["LOCATION"]}]])
+def test_the_guides_ps_oms_configuration_parses_as_written(custom_field: Any) -> None:
+    """The guide's example values (v49.0, applyTo as a list, the JSON text or the same as YAML) are accepted;
+    composite graph requests go to v50.0 while every other call keeps v49.0."""
+    config = parse_config({**BASE, "salesforce": {**GUIDE_VALUES, "OMSCustomField": custom_field}}, {})
+    sf = config.salesforce
+    assert (sf.ApiVersion, sf.QueryApiVersion, sf.graph_api_version) == ("v49.0", "v49.0", "v50.0")
+    assert sf.store_id_field == "warehouseID__c" and sf.OMSCustomField[0].applyTo == ("LOCATION",)
+    assert sf.statuses_to_process() == frozenset({"invoice paid"})
+    assert parse_config(BASE, {}).salesforce.graph_api_version == "v62.0"
 
 
 @pytest.mark.parametrize(

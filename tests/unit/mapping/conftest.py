@@ -25,6 +25,7 @@ def sf() -> SalesforceConfig:
             ],
             "OMSStatusCanceledValue": "Cancelled",
             "OMSCashPaymentGatewayName": "CashGW",
+            "card_payment_gateway_name": "POS",
         }
     )
 

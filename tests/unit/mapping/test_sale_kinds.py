@@ -14,7 +14,7 @@ from worker.pos.models import PosSale
 @pytest.mark.parametrize(
     ("tenders", "methods", "gateways"),
     [
-        ([{"paymentMethod": "Cash", "amountAuthorized": "10.00"}], [], ["0b0CASH"]),
+        ([{"paymentMethod": "Cash", "amountAuthorized": "10.00"}], ["DigitalWallet"], ["0b0CASH"]),
         (
             [
                 {
@@ -37,7 +37,7 @@ from worker.pos.models import PosSale
                 },
                 {"paymentMethod": "Cash", "amountAuthorized": "4.00"},
             ],
-            ["CardPaymentMethod"],
+            ["CardPaymentMethod", "DigitalWallet"],
             ["0b0CARD", "0b0CASH"],
         ),
         (
@@ -65,7 +65,8 @@ def test_tender_kinds(
     methods: list[str],
     gateways: list[str],
 ) -> None:
-    """Cash, wallet, card and split tenders: one Payment each, the right gateway and method records."""
+    """Cash, wallet, card and split tenders: one Payment and one payment method each (cash is a DigitalWallet, as
+    the guide says), with the configured gateways."""
     graph = kit.build(kit.with_lines(sale_body, [builders.sale_line("1", "SKU-0001")], tenders), sf, pos)
     assert [
         k.split()[1] for k in kit.kinds(graph) if k.split()[1] in ("CardPaymentMethod", "DigitalWallet")
@@ -73,8 +74,26 @@ def test_tender_kinds(
     payments = [n["body"] for n in kit.nodes_of(graph, "Payment")]
     assert [p["PaymentGatewayId"] for p in payments] == gateways
     assert sum(p["Amount"] for p in payments) == 10.0
-    for tender, payment in zip(tenders, payments, strict=True):
-        assert ("PaymentMethodId" in payment) == (tender["paymentMethod"] != "Cash")
+    assert all("PaymentMethodId" in payment for payment in payments)
+
+
+@pytest.mark.parametrize(("cash_gateway", "card_gateway"), [(None, None), ("CashGW", None), (None, "POS")])
+def test_unset_gateways_are_simply_not_set(kit: Any, sale_body: Any, sf: Any, pos: Any, builders: Any,
+                                           cash_gateway: str | None, card_gateway: str | None) -> None:
+    """With OMSCashPaymentGatewayName (or the card gateway) unset, the cash (card) records carry no
+    PaymentGatewayId and nothing is looked up for it; the sale still posts."""
+    sf = sf.model_copy(update={"OMSCashPaymentGatewayName": cash_gateway, "card_payment_gateway_name": card_gateway})
+    tenders = [{"paymentMethod": "CreditCard", "cardType": "visa", "lastFour": "1111", "amountAuthorized": "6.00"},
+               {"paymentMethod": "Cash", "amountAuthorized": "4.00"}]
+    body = kit.with_lines(sale_body, [builders.sale_line("1", "SKU-0001")], tenders)
+    graph = kit.build(body, sf, pos)
+    payments = [n["body"] for n in kit.nodes_of(graph, "Payment")]
+    methods = [n["body"] for kind in ("CardPaymentMethod", "DigitalWallet") for n in kit.nodes_of(graph, kind)]
+    expected = ["0b0CARD" if card_gateway else None, "0b0CASH" if cash_gateway else None]
+    assert [p.get("PaymentGatewayId") for p in payments] == expected
+    assert [m.get("PaymentGatewayId") for m in methods] == expected
+    keys = sale_lookup_keys(PosSale.model_validate(body), pos=pos, sf=sf)
+    assert keys.gateways == tuple(g for g in (card_gateway, cash_gateway) if g)
 
 
 def test_wallet_and_card_type_bodies(kit: Any, sale_body: Any, sf: Any, pos: Any, builders: Any) -> None:
@@ -228,7 +247,8 @@ def test_lookup_keys_follow_seed_rules(kit: Any, sale_body: Any, sf: Any, pos: A
     assert keys.delivery_methods == ("IN_STORE-DEFAULT", "ONLINE-DEFAULT", "IN_STORE-PICKUP_LATER")
     assert keys.skus == ("SKU-0001", "SKU-0002", DELIVERY_CHARGE_SKU)
     assert keys.gateways == ("CashGW", "POS")
-    custom = sale_lookup_keys(PosSale.model_validate(body), pos=pos, sf=sf, card_gateway="Adyen")
+    custom = sale_lookup_keys(PosSale.model_validate(body), pos=pos,
+                              sf=sf.model_copy(update={"card_payment_gateway_name": "Adyen"}))
     assert custom.gateways == ("CashGW", "Adyen")
 
 

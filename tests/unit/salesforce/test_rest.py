@@ -220,6 +220,19 @@ async def test_composite_graph_success_and_rollback(fake_sf: FakeSalesforce, ses
     assert fake_sf.requests[0].path == "/services/data/v62.0/composite/graph"
 
 
+async def test_composite_graph_goes_to_v50_when_api_version_is_older(fake_sf: FakeSalesforce, session) -> None:
+    """With the guide's ApiVersion v49.0 the graph is POSTed under v50.0 (where it exists); queries and other
+    calls keep the configured versions."""
+    sf = sf_config(fake_sf.url, ApiVersion="v49.0", QueryApiVersion="v49.0")
+    rest = SalesforceRest(sf, TokenProvider(sf, auth_config(), session, retry=FAST), session, retry=FAST)
+    fake_sf.reply(200, {"graphs": [{"graphId": "1", "isSuccessful": True, "graphResponse": {"compositeResponse": []}}]})
+    fake_sf.reply(200, {"totalSize": 0, "done": True, "records": []})
+    await rest.composite_graph([{"graphId": "1", "compositeRequest": [{}]}])
+    await rest.query("SELECT Id FROM Order")
+    assert [r.path for r in fake_sf.requests[-2:]] == ["/services/data/v50.0/composite/graph",
+                                                       "/services/data/v49.0/query"]
+
+
 async def test_composite_graph_limits_checked_before_sending(fake_sf: FakeSalesforce, session) -> None:
     """More than 75 graphs (or 500 nodes) is refused locally with a PermanentError; nothing is sent."""
     with pytest.raises(PermanentError):
