@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from worker.config_load import parse_config
 from worker.flows import reconcile
 from worker.flows.reconcile import META_KEY, Reconciler
 from worker.metrics import Metrics
-from worker.store import LedgerEntry, Store, open_store
+from worker.store import LedgerEntry, Store
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -35,13 +34,6 @@ class FakeOrg:
         limit = int(re.search(r"LIMIT (\d+)$", soql).group(1))  # type: ignore[union-attr]
         for row in self.data[:limit]:
             yield row
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 's.db'}")
-    yield opened
-    await opened.close()
 
 
 def reconciler(store: Store, org: FakeOrg) -> Reconciler:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +14,7 @@ from worker.flows.ingest import Ingest
 from worker.flows.runner import Outcome, Pause, QueueRunner
 from worker.metrics import Metrics
 from worker.retry import RetryPolicy
-from worker.store import Job, NewJob, Store, open_store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 's.db'}")
-    yield opened
-    await opened.close()
+from worker.store import Job, NewJob, Store
 
 
 @dataclass

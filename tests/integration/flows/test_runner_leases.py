@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from worker.flows.runner import Outcome, Pause, QueueRunner
 from worker.metrics import Metrics
 from worker.retry import RetryPolicy
-from worker.store import Job, NewJob, Store, open_store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 's.db'}")
-    yield opened
-    await opened.close()
+from worker.store import Job, NewJob, Store
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,19 +16,12 @@ from worker.flows import reconcile
 from worker.flows.ingest import Ingest
 from worker.metrics import Metrics
 from worker.retry import RetryPolicy
-from worker.store import Store, open_store
+from worker.store import Store
 
 from .test_reconcile import FakeOrg, reconciler, rows
 
 CHANNEL = "/event/FOStatusChangedEvent"
 FAST = RetryPolicy(attempts=1000, base_delay=0.01, max_delay=0.05)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 's.db'}")
-    yield opened
-    await opened.close()
 
 
 class Down:
