@@ -14,19 +14,22 @@ from aiohttp import web
 
 from emulator.salesforce.app import SfEmulatorSettings, start_sf_emulator
 from emulator.salesforce.cometd import CometdSettings
+from emulator.salesforce.scenario import SEEDS
 from emulator.salesforce.tls import generate_self_signed, server_context
 
 _LOG = logging.getLogger("emulator")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    seeds = "; ".join(f"{name}: {text}" for name, (_, text) in SEEDS.items())
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--sf-port", type=int, default=8081)
     parser.add_argument("--pos-port", type=int, default=8082)
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate")
     parser.add_argument("--state-file", default=None, help="persist the org here on restart/shutdown")
-    parser.add_argument("--seed", default=None, choices=["demo"], help="load a built-in seed at start")
+    parser.add_argument("--seed", default=None, choices=list(SEEDS),
+                        help=f"load a built-in org at start (default: an empty org). {seeds}")
     parser.add_argument("--cometd-hold-seconds", type=float, default=110.0)
     parser.add_argument("--pos-rate-limit", type=float, default=None,
                         help="POS requests per second before 429 (default 10; 0 disables)")

@@ -21,7 +21,7 @@ from .limits import ApiLimits, Counters, classify
 from .oauth import OAuthSettings, TokenStore, add_oauth_routes
 from .org import Org
 from .rest import Call, RestApi, versions
-from .scenario import DEMO_SEED, apply_seed
+from .scenario import SEEDS, apply_seed
 from .schema import Schema
 
 _LOG = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class SfEmulatorSettings:
     location_custom_fields: list[str] = field(default_factory=lambda: ["warehouseID__c"])
     state_file: str | None = None
     event_retention_seconds: float = 72 * 3600
-    seed: str | None = None                               # "demo" loads the demo seed at start
+    seed: str | None = None                               # a key of ``scenario.SEEDS`` ("demo", "bare") or None
 
     def statuses(self) -> list[tuple[str, str]]:
         if self.fo_statuses is not None:
@@ -70,12 +70,13 @@ class SfEmulator:
         self.faults = Faults()
         self.limits = ApiLimits(settings.api_limit)
         self.counters = Counters()
-        self.api = RestApi(self.org, self.limits)
+        self.api = RestApi(self.org, self.limits,
+                           count_call=lambda method, path: self.counters.count(classify(method, path)))
         self._load()
-        if settings.seed == "demo":
-            apply_seed(self.org, DEMO_SEED)
-        elif settings.seed:
-            raise ValueError(f"unknown seed {settings.seed!r} (only 'demo' is built in)")
+        if settings.seed:
+            if settings.seed not in SEEDS:
+                raise ValueError(f"unknown seed {settings.seed!r} (built in: {', '.join(SEEDS)})")
+            apply_seed(self.org, SEEDS[settings.seed][0])
 
     def _load(self) -> None:
         path = self.settings.state_file

@@ -1,4 +1,13 @@
-"""``/composite/graph`` (atomic per graph) and ``/composite`` (allOrNone, references); collections delegate.
+"""``/composite/graph`` (atomic per graph) and ``/composite`` (allOrNone, references); collections, batch and tree
+delegate (``collections``, ``composite_batch``).
+
+Versions: Composite Graph "is available in REST API version 50.0 and later" ("Composite Graph",
+https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-graph.html); below that the resource
+doesn't exist, so it answers like any unknown resource, 404 ``[{"errorCode": "NOT_FOUND", "message": "The requested
+resource does not exist"}]`` ("Status Codes and Error Responses",
+https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm), and ``GET /composite``
+doesn't list it. ``GET /composite`` lists tree, batch, sobjects, graph ("Get a List of Composite Resources",
+https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-composite-get.html).
 
 Over-limit or structurally invalid payloads: the real status/body is UNCONFIRMED in the reference. The emulator
 answers HTTP 400 with ``[{"errorCode": "LIMIT_EXCEEDED" | "INVALID_INPUT", "message": ...}]`` for the whole
@@ -10,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import collections
+from . import collections, composite_batch
 from .errors import ROLLED_BACK_MESSAGE, SfError, not_found
 from .references import ReferenceError_, referenced_ids, substitute, valid_reference_id
 
@@ -19,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_GRAPHS, MAX_NODES, MAX_DEPTH, MAX_NODE_TYPES, MAX_FAILED_GRAPHS = 75, 500, 15, 15, 14
 MAX_SUBREQUESTS, MAX_QUERY_SUBREQUESTS = 25, 5
+GRAPH_SINCE = 50.0
 _NODE_URL = re.compile(r"^/services/data/v(\d+\.\d)/sobjects/([A-Za-z0-9_]+)((?:/[^/?]+){0,2})/?(?:\?.*)?$")
 _NODE_METHODS = {0: {"POST"}, 1: {"DELETE", "GET", "PATCH"}, 2: {"DELETE", "GET", "PATCH", "POST"}}
 HALTED_MESSAGE = f"Graph processing halted: more than {MAX_FAILED_GRAPHS} graphs in this request failed."
@@ -39,15 +49,19 @@ def handle(api: RestApi, method: str, version: str, parts: list[str], call: Call
 
     if parts and parts[0] == "sobjects":
         return collections.handle(api, method, version, parts[1:], call)
-    if parts and parts[0] == "graph" and len(parts) == 1:
+    if parts and parts[0] in ("batch", "tree"):
+        return composite_batch.handle(api, method, version, parts, call.body)
+    if parts == ["graph"] and float(version) >= GRAPH_SINCE:
         if method != "POST":
             raise SfError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are POST")
         return Reply(200, {"graphs": run_graphs(api, call.body)})
     if not parts:
         if method == "GET":
             base = f"/services/data/v{version}/composite"
-            return Reply(200, {"batch": f"{base}/batch", "tree": f"{base}/tree", "sobjects": f"{base}/sobjects",
-                               "graph": f"{base}/graph"})
+            listing = {"tree": f"{base}/tree", "batch": f"{base}/batch", "sobjects": f"{base}/sobjects"}
+            if float(version) >= GRAPH_SINCE:
+                listing["graph"] = f"{base}/graph"
+            return Reply(200, listing)
         if method == "POST":
             return Reply(200, {"compositeResponse": run_composite(api, call.body)})
     raise not_found()
@@ -240,7 +254,10 @@ def run_composite(api: RestApi, body: Any) -> list[dict[str, Any]]:
                     reply_body: Any = [{"errorCode": "PROCESSING_HALTED", "message": exc.message}]
                     status = 400
                 else:
-                    if re.search(r"/services/data/v[\d.]+/(composite/?(graph)?$|commerce/)", url.split("?")[0]):
+                    # /composite supports sObject resources, query/queryAll and sObject Collections only ("Send
+                    # Multiple Requests Using Composite", REST API Developer Guide).
+                    if re.search(r"/services/data/v[\d.]+/(composite/?(graph|batch|tree(/.*)?)?$|commerce/)",
+                                 url.split("?")[0]):
                         reply_body = [{"errorCode": "INVALID_INPUT",
                                        "message": f"The URL {url} isn't supported in a composite subrequest."}]
                         status = 400

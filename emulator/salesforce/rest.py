@@ -7,7 +7,7 @@ top-level HTTP requests.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -69,10 +69,17 @@ def split_version(path: str) -> tuple[str, list[str]]:
 
 
 class RestApi:
-    def __init__(self, org: Org, limits: ApiLimits) -> None:
+    def __init__(self, org: Org, limits: ApiLimits, count_call: Callable[[str, str], None] | None = None) -> None:
         self.org = org
         self.limits = limits
         self.queries = QueryService(org)
+        self.count_call = count_call            # (method, path) -> None: per-kind call counters of the emulator
+
+    def charge(self, method: str, path: str) -> None:
+        """Count one more API call made inside a request (a Composite Batch subrequest counts on its own)."""
+        self.limits.consume()
+        if self.count_call is not None:
+            self.count_call(method, path)
 
     def dispatch(self, call: Call) -> Reply:
         try:

@@ -28,6 +28,23 @@ DEMO_SEED: dict[str, Any] = {
     "payment_gateways": [{"PaymentGatewayName": "Cash"}, {"PaymentGatewayName": "Adyen"}],
 }
 
+# A fresh Order Management org on day one: stores (Locations) and the catalog (Product2 with standard prices) exist,
+# none of the records a POS integration sets up does -- no custom price book, SalesChannel, OrderDeliveryMethod,
+# PaymentGateway or default Account. Every org has exactly one standard price book ("Pricebook2",
+# https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_pricebook2.htm:
+# IsStandard), which ``apply_seed`` always ensures. The Order Management import guide lists SalesChannel,
+# OrderDeliveryMethod, the payment records and Account as records the integration creates ("Importing Data into
+# Order Management", https://developer.salesforce.com/docs/commerce/salesforce-order-management/guide/order-management-importing-data-into-data-mgmt.html).
+BARE_SEED: dict[str, Any] = {"locations": DEMO_SEED["locations"], "products": DEMO_SEED["products"]}
+
+# The seeds ``python -m emulator --seed`` (and ``SfEmulatorSettings.seed``) offer, with a one-line description.
+SEEDS: dict[str, tuple[dict[str, Any], str]] = {
+    "demo": (DEMO_SEED, "stores 256-258, 11 products, sales channel Web, delivery methods BOPIS/BOFIS/Standard "
+                        "Ground, gateways Cash/Adyen"),
+    "bare": (BARE_SEED, "a day-one org: the same stores and products with standard prices, and no price book, sales "
+                        "channel, delivery method, payment gateway or account"),
+}
+
 
 def _find_or_insert(org: Org, sobject: str, key: str, values: dict[str, Any]) -> str:
     if values.get(key) is not None:

@@ -38,7 +38,7 @@ _APPLY = {
 
 
 @cache
-def _like(regex: str) -> re.Pattern[str]:
+def like_pattern(regex: str) -> re.Pattern[str]:
     return re.compile(regex, re.IGNORECASE | re.DOTALL)
 
 
@@ -183,7 +183,7 @@ class Evaluator:
         if isinstance(cond, Compare):
             return compare(stored, cond.op, cond.value, bound.is_reference, self.today)
         if isinstance(cond, Like):
-            return isinstance(stored, str) and _like(cond.pattern.like_regex).fullmatch(stored) is not None
+            return isinstance(stored, str) and like_pattern(cond.pattern.like_regex).fullmatch(stored) is not None
         if isinstance(cond, InList):
             if bound.is_reference and isinstance(stored, str) and (index := self._id_index(cond)) is not None:
                 ids, folded_other, folded_all = index
@@ -199,7 +199,7 @@ class Evaluator:
         """``rows`` in ORDER BY order (stable; no ORDER BY keeps the given order)."""
         if not self.plan.order:
             return rows
-        keyed = [([_sort_key(self.value(bound, row)) for bound, _ in self.plan.order], row) for row in rows]
+        keyed = [([sort_key(self.value(bound, row)) for bound, _ in self.plan.order], row) for row in rows]
         items = [item for _, item in self.plan.order]
 
         def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
@@ -218,7 +218,8 @@ class Evaluator:
         return [row for _, row in keyed]
 
 
-def _sort_key(value: Any) -> tuple[int, Any] | None:
+def sort_key(value: Any) -> tuple[int, Any] | None:
+    """How ORDER BY (and MIN/MAX) rank a stored value; None for null."""
     if value is None:
         return None
     if isinstance(value, bool):

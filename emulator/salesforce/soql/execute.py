@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from .aggregate import AggregateRun
 from .bind import Binder, BoundField, ChildPlan, Plan
 from .evaluate import Evaluator, semi_key
 from .model import And, Compare, Condition, InList, SemiJoin, StrLit
@@ -18,11 +19,16 @@ Row = dict[str, Any]
 
 @dataclass
 class QueryResult:
-    """Rows shaped as REST query JSON; for ``COUNT()`` ``rows`` is empty and ``total_size`` is the count."""
+    """Rows shaped as REST query JSON; for ``COUNT()`` ``rows`` is empty and ``total_size`` is the count.
+
+    ``aggregate`` marks AggregateResult rows (REST can't page them with a query locator: "Considerations for GROUP
+    BY", SOQL and SOSL Reference).
+    """
 
     sobject: str
     rows: list[dict[str, Any]]
     total_size: int
+    aggregate: bool = False
 
 
 def _pinned_ids(plan: Plan, cond: Condition | None, semi_values: dict[int, set[Any]]) -> list[str] | None:
@@ -147,11 +153,12 @@ def run_query(soql: str, resolver: Resolver, *, api_version: str, include_delete
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     run = _Run(access, today, api_version.removeprefix("v"))
     evaluator = run.evaluator(plan)
+    if plan.aggregate is not None:
+        where = plan.select.where
+        kept = [row for row in run.candidates(plan, evaluator) if evaluator.matches(where, row)]
+        records = AggregateRun(plan, evaluator, today).run(kept)
+        return QueryResult(plan.sobject, records, len(records), aggregate=True)
     rows = run.filter(plan, evaluator, run.candidates(plan, evaluator))
     if plan.count is not None:
-        if plan.count_field is None:
-            return QueryResult(plan.sobject, [], len(rows))
-        field = plan.count_field
-        counted = sum(1 for row in rows if evaluator.value(field, row) is not None)
-        return QueryResult(plan.sobject, [{"attributes": {"type": "AggregateResult"}, "expr0": counted}], 1)
+        return QueryResult(plan.sobject, [], len(rows))
     return QueryResult(plan.sobject, [run.shape(plan, row) for row in rows], len(rows))

@@ -46,10 +46,12 @@ Literal = StrLit | DateLit | DateTimeLit | RelativeDate | bool | int | float | N
 
 @dataclass(frozen=True)
 class FieldPath:
-    """A dotted field reference as written (``DeliveryMethod.Name``)."""
+    """A dotted field reference as written (``DeliveryMethod.Name``), with its select-list alias if any."""
 
     parts: tuple[str, ...]
     pos: Pos
+    alias: str | None = None
+    alias_pos: Pos | None = None
 
     @property
     def text(self) -> str:
@@ -57,12 +59,28 @@ class FieldPath:
         return ".".join(self.parts)
 
 
-@dataclass(frozen=True)
-class CountItem:
-    """``COUNT()`` (``field`` is None) or ``COUNT(field)`` in the select list."""
+# Source: "Aggregate Functions", SOQL and SOSL Reference
+# https://developer.salesforce.com/docs/platform/salesforce-soql-sosl/guide/sforce-api-calls-soql-select-agg-functions.html
+AGGREGATE_FUNCTIONS = frozenset({"AVG", "COUNT", "COUNT_DISTINCT", "MIN", "MAX", "SUM"})
 
+
+@dataclass(frozen=True)
+class Aggregate:
+    """An aggregate function call: ``COUNT()`` (``field`` None), ``COUNT(Id)``, ``SUM(Amount) total``, ...
+
+    ``func`` is upper case (one of :data:`AGGREGATE_FUNCTIONS`); ``alias`` is the explicit alias, if written.
+    """
+
+    func: str
     field: FieldPath | None
     pos: Pos
+    alias: str | None = None
+    alias_pos: Pos | None = None
+
+    @property
+    def text(self) -> str:
+        """The call as Salesforce names it in messages (``COUNT(Id)``)."""
+        return f"{self.func}({self.field.text if self.field else ''})"
 
 
 @dataclass(frozen=True)
@@ -72,14 +90,14 @@ class SubQuery:
     select: Select
 
 
-SelectItem = FieldPath | CountItem | SubQuery
+SelectItem = FieldPath | Aggregate | SubQuery
 
 
 @dataclass(frozen=True)
 class Compare:
-    """``field <op> literal``."""
+    """``field <op> literal`` (``field`` is an aggregate only inside ``HAVING``)."""
 
-    field: FieldPath
+    field: FieldPath | Aggregate
     op: str
     value: Literal
 
@@ -88,7 +106,7 @@ class Compare:
 class Like:
     """``field LIKE 'pattern'``."""
 
-    field: FieldPath
+    field: FieldPath | Aggregate
     pattern: StrLit
 
 
@@ -96,7 +114,7 @@ class Like:
 class InList:
     """``field [NOT] IN (literal, ...)``."""
 
-    field: FieldPath
+    field: FieldPath | Aggregate
     values: tuple[Literal, ...]
     negated: bool
 
@@ -138,7 +156,7 @@ Condition = Compare | Like | InList | SemiJoin | And | Or | Not
 class OrderItem:
     """One ``ORDER BY`` key; nulls sort first unless ``NULLS LAST`` (Salesforce default, any direction)."""
 
-    field: FieldPath
+    field: FieldPath | Aggregate
     descending: bool
     nulls_first: bool
 
@@ -154,11 +172,25 @@ class Select:
     order_by: tuple[OrderItem, ...]
     limit: int | None
     offset: int | None
+    group_by: tuple[FieldPath, ...] = ()
+    having: Condition | None = None
+
+    @property
+    def is_aggregate(self) -> bool:
+        """Whether the statement aggregates (GROUP BY, or an aggregate in SELECT, HAVING or ORDER BY).
+
+        ``COUNT()`` alone is the row-count form, not an aggregate query (it answers ``totalSize``, no records).
+        """
+        if self.group_by or self.having is not None:
+            return True
+        if any(isinstance(item, Aggregate) and item.field is not None for item in self.items):
+            return True
+        return any(isinstance(item.field, Aggregate) for item in self.order_by)
 
 
-def walk_fields(cond: Condition | None) -> list[FieldPath]:
-    """Every field path a condition reads (semi-join subqueries excluded)."""
-    out: list[FieldPath] = []
+def walk_fields(cond: Condition | None) -> list[FieldPath | Aggregate]:
+    """Every field path (or, in HAVING, aggregate) a condition reads (semi-join subqueries excluded)."""
+    out: list[FieldPath | Aggregate] = []
     stack: list[Any] = [cond] if cond is not None else []
     while stack:
         node = stack.pop()

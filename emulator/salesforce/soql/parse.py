@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -12,10 +13,11 @@ from .errors import Pos, SoqlError, bad_literal, malformed
 from .grammar import PARSER
 from .literals import LiteralError, decode_string, parse_date, parse_datetime, relative_date
 from .model import (
+    AGGREGATE_FUNCTIONS,
+    Aggregate,
     And,
     Compare,
     Condition,
-    CountItem,
     FieldPath,
     InList,
     Like,
@@ -53,21 +55,27 @@ class _Build(Transformer[Token, Select]):
     def start(self, select: Select) -> Select:
         return select
 
-    def select(self, items: list[SelectItem], sobject: Token, *clauses: Any) -> Select:
+    def select(self, items: list[SelectItem], _from: Token, sobject: Token, *clauses: Any) -> Select:
         where: Condition | None = None
+        group: tuple[FieldPath, ...] = ()
+        having: Condition | None = None
         order: tuple[OrderItem, ...] = ()
         limit: int | None = None
         offset: int | None = None
         for kind, value in clauses:
             if kind == "where":
                 where = value
+            elif kind == "group":
+                group = value
+            elif kind == "having":
+                having = value
             elif kind == "order":
                 order = value
             elif kind == "limit":
                 limit = value
             else:
                 offset = value
-        return Select(tuple(items), str(sobject), _pos(sobject), where, order, limit, offset)
+        return Select(tuple(items), str(sobject), _pos(sobject), where, order, limit, offset, group, having)
 
     def select_list(self, *items: SelectItem) -> list[SelectItem]:
         return list(items)
@@ -75,10 +83,26 @@ class _Build(Transformer[Token, Select]):
     def field_path(self, *names: Token) -> FieldPath:
         return FieldPath(tuple(str(n) for n in names), _pos(names[0]))
 
-    def count(self, name: Token, field: FieldPath | None = None) -> CountItem:
-        if str(name).lower() != "count":
+    def aggregate(self, name: Token, field: FieldPath | None = None) -> Aggregate:
+        func = str(name).upper()
+        if func not in AGGREGATE_FUNCTIONS or (field is None and func != "COUNT"):
             raise _Located(name)
-        return CountItem(field, _pos(name))
+        return Aggregate(func, field, _pos(name))
+
+    def aliased_field(self, path: FieldPath, alias: Token) -> FieldPath:
+        return replace(path, alias=str(alias), alias_pos=_pos(alias))
+
+    def misplaced_from(self, keyword: Token) -> FieldPath:
+        raise _Located(keyword)
+
+    def aliased_aggregate(self, call: Aggregate, alias: Token) -> Aggregate:
+        return replace(call, alias=str(alias), alias_pos=_pos(alias))
+
+    def group_by(self, *paths: FieldPath) -> tuple[str, tuple[FieldPath, ...]]:
+        return ("group", paths)
+
+    def having(self, condition: Condition) -> tuple[str, Condition]:
+        return ("having", condition)
 
     def subquery(self, select: Select) -> SubQuery:
         return SubQuery(select)
@@ -95,7 +119,7 @@ class _Build(Transformer[Token, Select]):
     def not_(self, part: Condition) -> Not:
         return Not(part)
 
-    def compare(self, field: FieldPath, op: Token, value: Literal) -> Compare:
+    def compare(self, field: FieldPath | Aggregate, op: Token, value: Literal) -> Compare:
         return Compare(field, "!=" if str(op) == "<>" else str(op), value)
 
     def like(self, field: FieldPath, pattern: Token) -> Like:
@@ -103,10 +127,10 @@ class _Build(Transformer[Token, Select]):
         assert isinstance(value, StrLit)
         return Like(field, value)
 
-    def in_list(self, field: FieldPath, values: list[Literal]) -> InList:
+    def in_list(self, field: FieldPath | Aggregate, values: list[Literal]) -> InList:
         return InList(field, tuple(values), negated=False)
 
-    def not_in_list(self, field: FieldPath, _kw: Token, values: list[Literal]) -> InList:
+    def not_in_list(self, field: FieldPath | Aggregate, _kw: Token, values: list[Literal]) -> InList:
         return InList(field, tuple(values), negated=True)
 
     def semi_join(self, field: FieldPath, select: Select) -> SemiJoin:
@@ -149,7 +173,7 @@ class _Build(Transformer[Token, Select]):
     def order_by(self, *items: OrderItem) -> tuple[str, tuple[OrderItem, ...]]:
         return ("order", tuple(items))
 
-    def order_item(self, field: FieldPath, *mods: Any) -> OrderItem:
+    def order_item(self, field: FieldPath | Aggregate, *mods: Any) -> OrderItem:
         descending = False
         nulls_first = True
         for mod in mods:

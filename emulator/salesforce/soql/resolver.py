@@ -8,14 +8,18 @@ Required by the contract: ``has_object``, ``has_field``, ``canonical_field``, ``
   foreign key, ``DeliveryMethodId`` -> ``DeliveryMethod``; child relationships keep the text as written);
 - ``children(sobject, fk_field, parent_id) -> Iterable[row]`` with exactly those parameter names, or the same as
   ``soql_children`` when ``children`` means something else on the resolver (fallback: one pass over
-  ``records(child)`` per query, grouped by the foreign key).
+  ``records(child)`` per query, grouped by the foreign key);
+- ``field_type(sobject, field) -> str | None`` (``"string"``, ``"double"``, ``"datetime"``, ``"autonumber"``, ...;
+  fallback: the emulator org's ``schema``; None means unknown, and unknown types pass every type rule);
+- ``picklist_values(sobject, field) -> Sequence[str]`` in their defined order (fallback: the org's ``schema``),
+  used by ``MIN``/``MAX`` on picklists.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from ..ids import to18
@@ -93,6 +97,32 @@ class Access:
             return str(method(sobject, relationship))
         derived = fk[:-2] if fk.endswith("Id") else fk[:-3] + "__r" if fk.endswith("__c") else fk
         return derived if derived.lower() == relationship.lower() else relationship
+
+    def _field_def(self, sobject: str, field: str) -> Any:
+        schema = getattr(self.resolver, "schema", None)
+        getter = getattr(schema, "get", None)
+        obj = getter(sobject) if callable(getter) else None
+        finder = getattr(obj, "field", None)
+        return finder(field) if callable(finder) else None
+
+    def field_type(self, sobject: str, field: str) -> str | None:
+        """The field's data type (``"autonumber"`` for auto-number text), or None when the resolver can't say."""
+        method = getattr(self.resolver, "field_type", None)
+        if callable(method):
+            found = method(sobject, field)
+            return None if found is None else str(found)
+        fdef = self._field_def(sobject, field)
+        if fdef is None:
+            return None
+        return "autonumber" if getattr(fdef, "autonumber", None) else str(getattr(fdef, "type", "")) or None
+
+    def picklist_values(self, sobject: str, field: str) -> Sequence[str]:
+        """A picklist's values in their defined order (empty when not a picklist or unknown)."""
+        method = getattr(self.resolver, "picklist_values", None)
+        if callable(method):
+            return tuple(method(sobject, field) or ())
+        fdef = self._field_def(sobject, field)
+        return tuple(getattr(fdef, "picklist", ()) or ()) if fdef is not None else ()
 
     def child_key(self, sobject: str, relationship: str) -> str:
         """The JSON key of a child relationship (canonical casing when the resolver offers it)."""

@@ -45,7 +45,7 @@ def _error(org: FullOrg, soql: str) -> SoqlError:
         ("SELECT Id FROM FulfillmentOrder WHERE Status LIKE 5", 51, "'5'"),
         ("SELECT Id FROM FulfillmentOrder WHERE CreatedDate > 2025-13-01", 53, "'2025-13-01'"),
         ("SELECT Id FROM FulfillmentOrder ORDER BY Id LIMIT 5 WHERE Status = 'x'", 53, "'WHERE'"),
-        ("SELECT Sum(Id) FROM FulfillmentOrder", 8, "'Sum'"),
+        ("SELECT Total(Id) FROM FulfillmentOrder", 8, "'Total'"),
         ("SELECT Id FROM FulfillmentOrder LIMIT -1", 39, "'-1'"),
     ],
 )
