@@ -92,6 +92,8 @@ class ReturnProcessor:
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         for job in jobs:
             try:
+                if not await outcome.confirm([job]):
+                    continue  # the lease was lost: its new holder resumes from the recorded steps
                 await self.process(job.payload["sale"])
                 outcome.complete(job)
             except Exception as exc:

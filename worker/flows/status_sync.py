@@ -97,6 +97,8 @@ class StatusSync:
                 elif isinstance(action, PatchStatus):
                     patches.append((job, action))
                 elif isinstance(action, CancelItems):
+                    if not await outcome.confirm([job]):
+                        continue  # the lease was lost: its new holder cancels what is still above the target
                     await self._cancel(job, action, state, bound)
                     outcome.complete(job)
             except Exception as exc:
