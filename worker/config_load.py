@@ -5,6 +5,7 @@ Every problem becomes one line ``key.path: reason``; nothing here raises a trace
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping
@@ -95,7 +96,42 @@ def parse_config(raw: Any, env: Mapping[str, str] | None = None) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_format(e) for e in exc.errors(include_url=False)]) from None
+        errors = exc.errors(include_url=False)
+    numbers = {e["loc"]: e["input"] for e in errors if e["type"] == "string_type" and _is_number(e.get("input"))}
+    if numbers:  # YAML read `ApiVersion: 62` as a number: validate its text, so the field's own check explains
+        data = copy.deepcopy(data)
+        numbers = {loc: value for loc, value in numbers.items() if _set(data, loc, str(value))}
+        try:
+            Config.model_validate(data)
+            errors = []
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+    problems = [_format(e) for e in errors]
+    still = {e["loc"] for e in errors}
+    problems += [f"{'.'.join(map(str, loc))}: expected text, got the number {value} (put it in quotes)"
+                 for loc, value in numbers.items() if loc not in still]
+    raise ConfigError(problems)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _set(data: Any, loc: tuple[int | str, ...], value: str) -> bool:
+    """Replace the value at ``loc`` (a pydantic error location) in the raw data; False if it is not a plain path."""
+    try:
+        for part in loc[:-1]:
+            data = data[part]
+        key = loc[-1]
+        if isinstance(data, list) and isinstance(key, int):
+            data[key] = value
+            return True
+        if isinstance(data, dict) and key in data:
+            data[key] = value
+            return True
+    except (KeyError, IndexError, TypeError):
+        pass
+    return False
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:

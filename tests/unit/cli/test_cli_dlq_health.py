@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiohttp import web
 
 from worker.cli import main
@@ -19,73 +17,7 @@ from worker.config import WebhookConfig
 from worker.health import Health
 from worker.metrics import Metrics
 from worker.server import create_app
-from worker.store import NewJob, open_store
-
-# the minimal valid configuration (same shape as tests/unit/config/test_config.py BASE)
-BASE: dict[str, Any] = {
-    "salesforce": {
-        "Service": "LIGHTNING",
-        "UrlBase": "https://acme.my.salesforce.com",
-        "Username": "integration@acme.com",
-        "Password": "pw-secret-123",
-        "ApiVersion": "v62.0",
-        "QueryApiVersion": "v62.0",
-        "OMSCustomField": [{"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID", "applyTo": "LOCATION"}],
-        "FilterQuery": "DeliveryMethod.Name IN ('BOPIS','BOFIS')",
-        "OMSStatusesToProcess": ["Allocated"],
-    },
-    "auth": {"flow": "password", "client_id": "cid", "client_secret": "client-secret-456"},
-    "pos": {
-        "merchant_id": "acme",
-        "auth": {"client_id": "p", "client_secret": "pos-secret-789", "pos_secret": "hdr-secret-1", "api_key": "key-1"},
-    },
-    "worker": {"webhook": {"api_key": "webhook-key-1"}},
-}
-
-
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'dlq.db'}"  # tmp_path is absolute: sqlite:////abs/dlq.db
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> str:
-    data = copy.deepcopy(BASE)
-    data["worker"]["store_url"] = store_url(tmp_path)
-    path = tmp_path / "worker.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return str(path)
-
-
-async def _seed(url: str) -> dict[str, int]:
-    """Two dead letters (sale, status) and one pending job; returns their ids by name."""
-    store = await open_store(url)
-    try:
-        await store.enqueue([
-            NewJob("sale", "k-sale", {"endpoint": "ORDER", "sale": {"orderId": "S-1"}}, ordering_key="S-1"),
-            NewJob("status", "k-status", {"endpoint": "STORE_FULFILLMENT"}, ordering_key="0a3-1"),
-            NewJob("sale", "k-live", {"endpoint": "ORDER", "sale": {"orderId": "S-2"}}, ordering_key="S-2"),
-        ])
-        claimed = {job.dedupe_key: job for job in [*await store.claim("sale", 10, worker_id="t", lease_seconds=60),
-                                                   *await store.claim("status", 10, worker_id="t", lease_seconds=60)]}
-        await store.dead_letter(claimed["k-sale"], "INVALID_FIELD: Product2 SKU-0001 not found\nsecond line")
-        await store.dead_letter(claimed["k-status"], "INVALID_STATUS: " + "x" * 200)
-        await store.release([claimed["k-live"]])
-        return {key: job.id for key, job in claimed.items()}
-    finally:
-        await store.close()
-
-
-async def _job(url: str, job_id: int) -> Any:
-    store = await open_store(url)
-    try:
-        return await store.get_job(job_id)
-    finally:
-        await store.close()
-
-
-@pytest.fixture
-def seeded(tmp_path: Path, config_file: str) -> dict[str, int]:
-    return asyncio.run(_seed(store_url(tmp_path)))
+from worker.store import open_store
 
 
 def test_dlq_list_shows_every_dead_letter(config_file: str, seeded: dict[str, int],
@@ -123,8 +55,8 @@ def test_dlq_list_on_empty_store(config_file: str, capsys: pytest.CaptureFixture
 
 def test_dlq_show_prints_the_job_as_json(config_file: str, seeded: dict[str, int],
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    """dlq show <id> prints id, queue, dedupe key, attempts, error and payload as JSON, exit 0."""
-    assert main(["dlq", "show", "-c", config_file, str(seeded["k-sale"])]) == 0
+    """dlq show <id> --json prints id, queue, dedupe key, attempts, error and payload as JSON, exit 0."""
+    assert main(["dlq", "show", "-c", config_file, str(seeded["k-sale"]), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["id"] == seeded["k-sale"] and shown["queue"] == "sale" and shown["dedupe_key"] == "k-sale"
     assert shown["attempts"] == 1
@@ -133,40 +65,41 @@ def test_dlq_show_prints_the_job_as_json(config_file: str, seeded: dict[str, int
 
 
 @pytest.mark.parametrize("command", ["show", "retry", "drop"])
-def test_dlq_commands_refuse_unknown_and_live_jobs(config_file: str, seeded: dict[str, int], tmp_path: Path,
-                                                   command: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dlq_commands_refuse_unknown_and_live_jobs(config_file: str, seeded: dict[str, int],
+                                                   get_job: Callable[[int], Any], command: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """show/retry/drop exit 1 'no dead letter with id N' for a missing id and for a job that is not dead."""
     assert main(["dlq", command, "-c", config_file, "9999"]) == 1
     assert capsys.readouterr().out.strip() == "no dead letter with id 9999"
     live = seeded["k-live"]
     assert main(["dlq", command, "-c", config_file, str(live)]) == 1
     assert capsys.readouterr().out.strip() == f"no dead letter with id {live}"
-    job = asyncio.run(_job(store_url(tmp_path), live))
+    job = get_job(live)
     assert job is not None and job.state == "pending"  # untouched
 
 
-def test_dlq_retry_requeues_once(config_file: str, seeded: dict[str, int], tmp_path: Path,
+def test_dlq_retry_requeues_once(config_file: str, seeded: dict[str, int], get_job: Callable[[int], Any],
                                  capsys: pytest.CaptureFixture[str]) -> None:
     """dlq retry <id> makes the dead letter pending with attempts 0 (exit 0); a second retry exits 1."""
     job_id = seeded["k-sale"]
     assert main(["dlq", "retry", "-c", config_file, str(job_id)]) == 0
     assert capsys.readouterr().out.strip() == f"dead letter {job_id} queued again"
-    job = asyncio.run(_job(store_url(tmp_path), job_id))
+    job = get_job(job_id)
     assert (job.state, job.attempts) == ("pending", 0)
     assert main(["dlq", "retry", "-c", config_file, str(job_id)]) == 1
     assert main(["dlq", "list", "-c", config_file]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 dead letter(s)"
 
 
-def test_dlq_drop_deletes_once(config_file: str, seeded: dict[str, int], tmp_path: Path,
+def test_dlq_drop_deletes_once(config_file: str, seeded: dict[str, int], get_job: Callable[[int], Any],
                                capsys: pytest.CaptureFixture[str]) -> None:
     """dlq drop <id> deletes the dead letter (exit 0); a second drop exits 1; other jobs stay."""
     job_id = seeded["k-status"]
     assert main(["dlq", "drop", "-c", config_file, str(job_id)]) == 0
     assert capsys.readouterr().out.strip() == f"dead letter {job_id} dropped"
-    assert asyncio.run(_job(store_url(tmp_path), job_id)) is None
+    assert get_job(job_id) is None
     assert main(["dlq", "drop", "-c", config_file, str(job_id)]) == 1
-    assert asyncio.run(_job(store_url(tmp_path), seeded["k-sale"])).state == "dead"
+    assert get_job(seeded["k-sale"]).state == "dead"
 
 
 def test_dlq_with_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,3 +159,13 @@ def test_health_exits_1_against_a_closed_port(capsys: pytest.CaptureFixture[str]
         port = sock.getsockname()[1]
     assert main(["health", "--url", f"http://127.0.0.1:{port}/healthz", "--timeout", "2"]) == 1
     assert "unhealthy" in capsys.readouterr().err
+
+
+async def test_health_json_shows_the_answer(health_server: tuple[str, Health],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """health --json prints the HTTP status and the /healthz body, also for a 503 (exit 1)."""
+    url, health = health_server
+    health.beats["importer"] = -1e9
+    assert await asyncio.to_thread(main, ["health", "--url", url, "--json"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == 503 and answer["healthy"] is False and answer["body"]["alive"] is False
