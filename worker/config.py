@@ -63,6 +63,53 @@ def _version(value: str) -> str:
     return value
 
 
+POS_VALUE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _pos_value(value: str | None) -> str | None:
+    if value is not None and not POS_VALUE.match(value):
+        raise ValueError(f'expected a POS value such as PICKUP_IN_STORE (upper case, digits, _), got "{value}"')
+    return value
+
+
+class FulfillmentTypeRule(Frozen):
+    """FulfillmentOrder ``Type`` and/or ``DeliveryMethod.Name`` (exact, case-insensitive) -> POS omniFulfillmentType."""
+
+    fo_type: str | None = None
+    delivery_method: str | None = None
+    pos_type: str
+
+    _pos = field_validator("pos_type")(_pos_value)
+
+    @model_validator(mode="after")
+    def _condition(self) -> FulfillmentTypeRule:
+        if not (self.fo_type or "").strip() and not (self.delivery_method or "").strip():
+            raise ValueError("name fo_type, delivery_method or both (a rule without a condition would match every FO)")
+        return self
+
+
+class FulfillmentRules(Frozen):
+    """How an FO becomes a POS store-fulfilment order (:mod:`worker.mapping.fulfillment_pos`, whose docstring says
+    which POS values are unconfirmed). ``types``: first match wins; no match -> ``default_type``, or (None) the FO
+    is not imported (dead letter naming its Type and method). ``tenders``: carry the order's payments (one SOQL
+    per batch)."""
+
+    types: tuple[FulfillmentTypeRule, ...] = (
+        FulfillmentTypeRule(fo_type="In Store Pickup", pos_type="PICKUP_IN_STORE"),  # BOPIS
+        FulfillmentTypeRule(fo_type="Retail Store", pos_type="SHIP_TO_HOME_CURRENT_STORE"),  # BOFIS
+    )
+    default_type: str | None = None
+    tenders: bool = True
+
+    _default = field_validator("default_type")(_pos_value)
+
+    @model_validator(mode="after")
+    def _something(self) -> FulfillmentRules:
+        if not self.types and not self.default_type:
+            raise ValueError("types: no rule and no default_type, so no FulfillmentOrder could be imported")
+        return self
+
+
 class SalesforceConfig(Frozen):
     """PS OMS Configuration, names kept verbatim."""
 
@@ -80,6 +127,7 @@ class SalesforceConfig(Frozen):
     # PaymentGateway of card and wallet payment methods (for payment capture in OM); unset: no gateway is set
     card_payment_gateway_name: str | None = None
     OMSStatusesToProcess: tuple[str, ...] = ("Allocated",)
+    fulfillment_rules: FulfillmentRules = FulfillmentRules()  # FO Type / delivery method -> POS type; tenders
     allow_insecure_local: bool = False
     ca_file: Path | None = None
     request_timeout_seconds: float = Field(default=60.0, gt=0)
@@ -186,8 +234,19 @@ class PosAuthConfig(Frozen):
     client_secret: SecretStr
     pos_secret: SecretStr | None = None  # legacy: PredictSpring-Secret header
     api_key: SecretStr | None = None  # legacy: X-api-key header
-    salesforce_region: str | None = None  # hyperforce: x-salesforce-region
-    sandbox: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: object) -> object:
+        """Keys that moved out of pos.auth get a clear error instead of "unknown key"."""
+        moved = {
+            "sandbox": "moved to pos.sandbox (it picks the Hyperforce sandbox base URL)",
+            "salesforce_region": "moved to pos.salesforce_region (default: from pos.environment, the guide's table)",
+        }
+        for key, where in moved.items():
+            if isinstance(data, dict) and key in data:
+                raise ValueError(f"{key}: {where}")
+        return data
 
     @model_validator(mode="after")
     def _mode_fields(self) -> PosAuthConfig:
@@ -207,9 +266,15 @@ class PosPaths(Frozen):
 
 
 class PosConfig(Frozen):
+    """Where and how the POS is called. Hyperforce: base URL and ``x-salesforce-region`` come from ``environment`` and
+    ``sandbox`` (the guide's table, :mod:`worker.pos.endpoints`), each overridable; ``x-locale``/``x-region`` are
+    ``locale``/``region`` (the merchant's settings)."""
+
     environment: Literal["Production", "Staging", "Test", "Dev"] = "Production"
-    base_url: str | None = None
-    token_url: str | None = None
+    sandbox: bool = False  # hyperforce: the sandbox base URL of the environment
+    base_url: str | None = None  # override of the derived base URL
+    token_url: str | None = None  # legacy: override; hyperforce: the merchant org's My Domain URL (required)
+    salesforce_region: str | None = None  # hyperforce: override of the derived x-salesforce-region
     api_version: str = "v1"
     merchant_id: str
     locale: str = "en-US"
@@ -218,6 +283,23 @@ class PosConfig(Frozen):
     paths: PosPaths = PosPaths()
     timeout_seconds: float = Field(default=15.0, gt=0)
     rate_limit_per_second: float = Field(default=10.0, gt=0)
+
+    @field_validator("salesforce_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", value):
+            raise ValueError(f'expected a region such as us-east-2, got "{value}"')
+        return value
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> PosConfig:
+        """Every URL and header value the client needs can be derived now, so check-config catches what is missing."""
+        from worker.pos.endpoints import config_problem  # the URL tables live beside the POS client
+
+        problem = config_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @property
     def seed_name(self) -> str:

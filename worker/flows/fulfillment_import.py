@@ -1,4 +1,4 @@
-"""Inbox -> one SOQL per batch -> pure mapping -> idempotent POS import -> ledger -> job done.
+"""Inbox -> one SOQL per batch (+ one for the orders' payments) -> pure mapping -> idempotent POS import -> ledger.
 
 Exactly-once in effect: the ledger (FO Id -> POS order id) is checked before importing, and the POS import is
 idempotent on externalOrderId = FO Id, so a crash between the POS call and the ledger write re-imports harmlessly
@@ -16,7 +16,7 @@ import structlog
 
 from worker.config import SalesforceConfig
 from worker.mapping.fulfillment import fo_to_pos_order
-from worker.mapping.fulfillment_query import build_fulfillment_query
+from worker.mapping.fulfillment_query import build_fulfillment_query, build_payments_query
 from worker.metrics import Metrics
 from worker.pos.base import PosApi
 from worker.store import Job, LedgerEntry, Store
@@ -52,9 +52,14 @@ class FulfillmentImporter:
         ledger = await self.store.ledger_get(fo_ids)
         todo = [fo_id for fo_id in fo_ids if fo_id not in ledger]
         records: dict[str, dict[str, Any]] = {}
+        payments: dict[str, list[dict[str, Any]]] = {}
         if todo:
             soql = build_fulfillment_query(todo, self.sf.FilterQuery, self.sf.OMSCustomField)
-            records = {str(r["Id"]): r for r in await self.salesforce.query(soql)}
+            async with asyncio.TaskGroup() as queries:  # the payments query does not wait for the FO query
+                found = queries.create_task(self.salesforce.query(soql))
+                paid = queries.create_task(self._payments(todo))
+            records = {str(r["Id"]): r for r in found.result()}
+            payments = paid.result()
         by_fo: dict[str, list[Job]] = {}
         for job in jobs:
             by_fo.setdefault(str(job.payload["fo_id"]), []).append(job)
@@ -66,7 +71,7 @@ class FulfillmentImporter:
                     self.metrics.events_skipped.labels("already_imported").inc()
                     bound.info("fo_already_imported", pos_order_id=ledger[fo_id].pos_order_id)
                 else:
-                    await self._import(fo_id, records.get(fo_id), fo_jobs, bound)
+                    await self._import(fo_id, records.get(fo_id), payments, fo_jobs, bound)
             except Exception as exc:
                 for job in fo_jobs:
                     outcome.fail(job, exc)
@@ -78,7 +83,19 @@ class FulfillmentImporter:
             for fo_id, fo_jobs in by_fo.items():
                 group.create_task(one(fo_id, fo_jobs))
 
-    async def _import(self, fo_id: str, record: dict[str, Any] | None, jobs: list[Job], bound: Any) -> None:
+    async def _payments(self, fo_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """PaymentGroups (with payments) per Order Id of the batch's FOs: one query for the whole batch."""
+        if not self.sf.fulfillment_rules.tenders:
+            return {}
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for group in await self.salesforce.query(build_payments_query(fo_ids)):
+            groups.setdefault(str(group.get("SourceObjectId")), []).append(group)
+        return groups
+
+    async def _import(
+        self, fo_id: str, record: dict[str, Any] | None, payments: dict[str, list[dict[str, Any]]], jobs: list[Job],
+        bound: Any,
+    ) -> None:
         if record is None:
             self.metrics.events_skipped.labels("filtered_out").inc()
             bound.info("fo_not_imported", reason="not found or FilterQuery does not match")
@@ -88,7 +105,8 @@ class FulfillmentImporter:
             self.metrics.events_skipped.labels("status_changed").inc()
             bound.info("fo_not_imported", reason="status no longer to process", status=status)
             return
-        order = fo_to_pos_order(record, sf=self.sf, now_ms=int(time.time() * 1000))
+        order = fo_to_pos_order(record, sf=self.sf, now_ms=int(time.time() * 1000),
+                                payment_groups=payments.get(str(record.get("OrderId")), ()))
         payload = order.model_dump(mode="json", by_alias=True, exclude_none=True)
         async with self.pos_slots:
             result = await self.pos.import_fulfillment_order(payload)

@@ -10,6 +10,9 @@ Totals: product lines (``Type = 'Order Product'``) become POS lines; charge line
 payload has no other charge bucket). ``orderSubTotal``/``discount``/``taxSubTotal`` are sums over product
 lines, ``totalAmount`` = sum of line totals + ``shippingCharge``, and it must agree with the FO
 ``GrandTotalAmount``.
+
+The POS fulfillment type (BOPIS / BOFIS) comes from ``salesforce.fulfillment_rules`` and the tenders from the order's
+payments, both in :mod:`worker.mapping.fulfillment_pos` (which also says what of the POS contract is unconfirmed).
 """
 
 from __future__ import annotations
@@ -23,15 +26,12 @@ from worker.config import SalesforceConfig
 from worker.pos.models import PosAddress, PosCustomerProfile, PosFulfillmentOrder, PosOrderLine
 
 from .errors import MappingError
+from .fulfillment_pos import pos_fulfillment_type, tenders
 from .fulfillment_query import ADJUSTMENTS_RELATIONSHIP, LINES_RELATIONSHIP, TAXES_RELATIONSHIP
 from .money import ZERO, cents, close, parse_sf_datetime, to_decimal
 
-BOPIS_OMNI_TYPE = "PICKUP_IN_STORE"  # PLACEHOLDER: the real POS value for BOPIS is unconfirmed (pos-api §3.1)
-BOFIS_OMNI_TYPE = "SHIP_TO_HOME_CURRENT_STORE"  # confirmed POS value (pos-api §3.1)
 LINE_FULFILLMENT_TYPE = "ONLINE"
 LINE_FULFILLMENT_SUBTYPE = "DEFAULT"
-PICKUP_FO_TYPE = "in store pickup"
-PICKUP_METHOD_WORDS = ("bopis", "pickup", "pick up", "pick-up")
 PRODUCT_TYPE = "Order Product"
 CHARGE_TYPES = frozenset({"Delivery Charge", "Fee"})
 DEFAULT_CURRENCY = "USD"
@@ -54,14 +54,6 @@ def parent(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def text(value: object) -> str:
     return "" if value is None else str(value).strip()
-
-
-def is_bopis(record: Mapping[str, Any]) -> bool:
-    """FO Type "In Store Pickup", or a delivery method whose name says BOPIS/pickup."""
-    if text(record.get("Type")).casefold() == PICKUP_FO_TYPE:
-        return True
-    method = text(parent(record, "DeliveryMethod").get("Name")).casefold()
-    return any(word in method for word in PICKUP_METHOD_WORDS)
 
 
 def split_name(full: str) -> tuple[str, str]:
@@ -175,9 +167,17 @@ def _charge(
 
 
 def fo_to_pos_order(
-    record: Mapping[str, Any], *, sf: SalesforceConfig, now_ms: int, currency: str = DEFAULT_CURRENCY
+    record: Mapping[str, Any],
+    *,
+    sf: SalesforceConfig,
+    now_ms: int,
+    currency: str = DEFAULT_CURRENCY,
+    payment_groups: Sequence[Mapping[str, Any]] = (),
 ) -> PosFulfillmentOrder:
-    """Map one FulfillmentOrder query record to the POS import payload (raises MappingError, permanent)."""
+    """Map one FulfillmentOrder query record to the POS import payload (raises MappingError, permanent).
+
+    ``payment_groups``: the PaymentGroup records of the FO's Order (``build_payments_query``), for the tenders.
+    """
     fo_id = text(record.get("Id"))
     if not fo_id:
         raise MappingError("FulfillmentOrder record without Id", fields=["Id"])
@@ -187,7 +187,7 @@ def fo_to_pos_order(
             f"FulfillmentOrder {fo_id}: FulfillmentOrderNumber is missing", fields=["FulfillmentOrderNumber"]
         )
     store_id = _store_id(record, sf, fo_id)
-    omni = BOPIS_OMNI_TYPE if is_bopis(record) else BOFIS_OMNI_TYPE
+    omni = pos_fulfillment_type(record, sf.fulfillment_rules)
     summary = parent(record, "OrderSummary")
     try:
         created = text(record.get("CreatedDate"))
@@ -266,7 +266,7 @@ def fo_to_pos_order(
             country=text(record.get("FulfilledToCountry")),
         ),
         orderProductList=lines,
-        tenders=[],
+        tenders=tenders(payment_groups),
         shippingCharge=shipping,
         orderSubTotal=sum((line.subTotal for line in lines), ZERO),
         discount=sum((line.discount for line in lines), ZERO),

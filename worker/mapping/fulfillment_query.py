@@ -1,4 +1,4 @@
-"""SOQL builders for the fulfillment import (one query per batch) and the reconciliation gap sweep (pure).
+"""SOQL builders for the fulfillment import (one FO query and one payments query per batch) and the gap sweep (pure).
 
 Field names are the ones salesforce-wire.md §5.2/§5.3 lists. The child relationship names of the tax and
 adjustment children are UNCONFIRMED in the reference (only ``FulfillmentOrderLineItems`` is observed); they
@@ -19,6 +19,8 @@ from worker.config import OmsCustomField
 LINES_RELATIONSHIP = "FulfillmentOrderLineItems"
 TAXES_RELATIONSHIP = "FulfillmentOrderItemTaxes"  # UNCONFIRMED child relationship name
 ADJUSTMENTS_RELATIONSHIP = "FulfillmentOrderItemAdjustments"  # UNCONFIRMED child relationship name
+PAYMENTS_RELATIONSHIP = "Payments"  # PaymentGroup -> Payment (PaymentGroupId); UNCONFIRMED child relationship name
+AUTHORIZATIONS_RELATIONSHIP = "PaymentAuthorizations"  # PaymentGroup -> PaymentAuthorization; UNCONFIRMED name
 
 FO_FIELDS: tuple[str, ...] = (
     "Id",
@@ -88,6 +90,15 @@ ADJUSTMENT_FIELDS: tuple[str, ...] = (
     "CouponName",
     "Description",
 )
+# PaymentMethod is polymorphic (CardPaymentMethod, DigitalWallet, AlternativePaymentMethod): only its Id is selected,
+# the record's ``attributes`` tell the kind.
+PAYMENT_FIELDS: tuple[str, ...] = (
+    "Id", "Amount", "Status", "Type", "ProcessingMode", "PaymentAuthorizationId", "PaymentMethodId", "PaymentMethod.Id",
+    "GatewayRefNumber",
+)
+AUTHORIZATION_FIELDS: tuple[str, ...] = (
+    "Id", "Amount", "Status", "ProcessingMode", "PaymentMethodId", "PaymentMethod.Id", "GatewayRefNumber",
+)
 _SOQL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})")
 _CANCEL_SPELLINGS = ("Canceled", "Cancelled")
 
@@ -129,6 +140,21 @@ def build_fulfillment_query(
         f"(SELECT {_unique(TAX_FIELDS)} FROM {TAXES_RELATIONSHIP}), "
         f"(SELECT {_unique(ADJUSTMENT_FIELDS)} FROM {ADJUSTMENTS_RELATIONSHIP}) "
         f"FROM FulfillmentOrder WHERE {where}{_and_filter(filter_query)}"
+    )
+
+
+def build_payments_query(fo_ids: Sequence[str]) -> str:
+    """ONE SOQL for the payments of a batch: the PaymentGroups of the FOs' Orders (``SourceObjectId`` = the FO's
+    ``OrderId``, a semi-join, so it runs beside the FO query) with Payments and PaymentAuthorizations as subqueries."""
+    if not fo_ids:
+        raise ValueError("build_payments_query needs at least one FulfillmentOrder id")
+    where = format_soql("SourceObjectId IN (SELECT OrderId FROM FulfillmentOrder WHERE Id IN {})",
+                        list(dict.fromkeys(fo_ids)))
+    return (
+        f"SELECT Id, SourceObjectId, "
+        f"(SELECT {_unique(PAYMENT_FIELDS)} FROM {PAYMENTS_RELATIONSHIP}), "
+        f"(SELECT {_unique(AUTHORIZATION_FIELDS)} FROM {AUTHORIZATIONS_RELATIONSHIP}) "
+        f"FROM PaymentGroup WHERE {where}"
     )
 
 

@@ -6,7 +6,8 @@
 * Hyperforce: client credentials at the merchant's Salesforce My Domain ``/services/oauth2/token``. Salesforce
   answers without a lifetime, so the JWT access token's ``exp`` claim is read (payload decoded without
   verification, only to schedule the refresh) and 30 minutes (the documented default) assumed otherwise. Calls
-  carry ``Authorization: Bearer``, ``x-salesforce-region``, ``x-locale`` and ``x-region``.
+  carry ``Authorization: Bearer`` and :func:`hyperforce_routing` (``x-salesforce-region``, ``x-locale``,
+  ``x-region``).
 
 The token is cached and refreshed single-flight (one lock shared by all callers) shortly before it expires and
 when the POS answers 401 (:meth:`PosAuth.invalidate`). Secrets never appear in reprs, logs or error messages.
@@ -29,7 +30,7 @@ import structlog
 from worker.config import PosConfig
 from worker.errors import AuthenticationError, ConfigError, PermanentError, TransientError
 
-from .endpoints import resolve_token_url
+from .endpoints import resolve_salesforce_region, resolve_token_url
 
 log = structlog.get_logger(__name__)
 
@@ -206,23 +207,24 @@ class LegacyAuth(_TokenAuth):
         }
 
 
+def hyperforce_routing(config: PosConfig) -> dict[str, str]:
+    """The Hyperforce routing headers: the region from the guide's table (or ``pos.salesforce_region``), and the
+    merchant's ``pos.locale`` / ``pos.region`` (one org may hold several merchants)."""
+    return {
+        "x-salesforce-region": resolve_salesforce_region(config),
+        "x-locale": config.locale,
+        "x-region": config.region,
+    }
+
+
 class HyperforceAuth(_TokenAuth):
     """POS on Hyperforce: a Salesforce-issued (JWT) bearer token plus merchant routing headers."""
 
     header_name = "Authorization"
 
     def __init__(self, config: PosConfig, session: aiohttp.ClientSession, **kwargs: Any) -> None:
-        if not config.auth.salesforce_region:
-            raise ConfigError([
-                "pos.auth.salesforce_region: Hyperforce mode needs the x-salesforce-region value "
-                "(e.g. us-east-2 or us-west-2)"
-            ])
         super().__init__(config, session, **kwargs)
-        self._routing = {
-            "x-salesforce-region": config.auth.salesforce_region,
-            "x-locale": config.locale,
-            "x-region": config.region,
-        }
+        self._routing = hyperforce_routing(config)
 
     def _ttl(self, body: Mapping[str, Any], token: str) -> float:
         exp = jwt_expiry(token)

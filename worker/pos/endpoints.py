@@ -1,8 +1,14 @@
-"""Where the POS lives: base URL, token URL and path templates.
+"""Where the POS lives: base URL, token URL, ``x-salesforce-region`` and path templates.
 
-An explicit ``pos.base_url`` / ``pos.token_url`` always wins. Only the legacy (PredictSpring-hosted)
-Production and Staging hosts are public (reference ``pos-api.md`` §1.1); Test/Dev and every Hyperforce host
-are not (§1.2 "Hyperforce API host: NOT FOUND"), so those need explicit URLs instead of invented defaults.
+* Legacy (PredictSpring-hosted): only the Production and Staging hosts are public (reference ``pos-api.md`` §1.1);
+  Test/Dev need explicit ``pos.base_url`` and ``pos.token_url``.
+* Hyperforce: the integration guide's table (``integration-guide-facts.md``, "Hyperforce POS API"): base URL and
+  ``x-salesforce-region`` per environment, ``/sandbox`` appended for a sandbox (``pos.sandbox``). Tokens come from
+  the merchant's own org, so ``pos.token_url`` (its My Domain URL) is required. Whether the Hyperforce gateway keeps
+  the legacy ``/merchant/{version}/...`` paths below the base URL is not in the guide; ``pos.paths`` changes them.
+
+An explicit ``pos.base_url`` / ``pos.token_url`` / ``pos.salesforce_region`` always wins. :func:`config_problem` runs
+at config load (``PosConfig`` validation), so ``check-config`` reports what cannot be derived.
 """
 
 from __future__ import annotations
@@ -20,6 +26,14 @@ LEGACY_TOKEN_URLS = {
     "Production": "https://prod-oauth2.predictspring.com/oauth2/token",
     "Staging": "https://staging-oauth2.predictspring.com/oauth2/token",
 }
+# environment -> (non-sandbox base URL, x-salesforce-region); a sandbox base URL is the same plus "/sandbox"
+HYPERFORCE = {
+    "Production": ("https://api.salesforce.com/commerce/retailcloud/v1-alpha.1", "us-east-2"),
+    "Staging": ("https://stage.api.salesforce.com/commerce/retailcloud/v1-alpha.1", "us-east-2"),
+    "Test": ("https://test.api.salesforce.com/commerce/retailcloud/v1-alpha.1", "us-west-2"),
+    "Dev": ("https://dev.api.salesforce.com/commerce/retailcloud/v1-alpha.1", "us-west-2"),
+}
+HYPERFORCE_SANDBOX_SUFFIX = "/sandbox"
 SALESFORCE_TOKEN_PATH = "/services/oauth2/token"
 PATH_KEYS = frozenset(PosPaths.model_fields)
 
@@ -36,8 +50,8 @@ def resolve_base_url(config: PosConfig) -> str:
     if config.base_url:
         return _check_url("pos.base_url", config.base_url)
     if config.auth.mode == "hyperforce":
-        raise ConfigError(
-            [f"pos.base_url: no public default for Hyperforce {config.environment}; set pos.base_url"])
+        base = HYPERFORCE[config.environment][0]
+        return base + HYPERFORCE_SANDBOX_SUFFIX if config.sandbox else base
     if config.environment not in LEGACY_BASE_URLS:
         raise ConfigError(
             [f"pos.base_url: no public default for legacy {config.environment}; set pos.base_url"])
@@ -62,6 +76,26 @@ def resolve_token_url(config: PosConfig) -> str:
         raise ConfigError(
             [f"pos.token_url: no public default for legacy {config.environment}; set pos.token_url"])
     return LEGACY_TOKEN_URLS[config.environment]
+
+
+def resolve_salesforce_region(config: PosConfig) -> str:
+    """Hyperforce ``x-salesforce-region``: ``pos.salesforce_region``, else the guide's value for the environment."""
+    return config.salesforce_region or HYPERFORCE[config.environment][1]
+
+
+def config_problem(config: PosConfig) -> str | None:
+    """The first thing the client could not derive, as ``key: reason`` relative to ``pos`` (None: all fine)."""
+    if config.auth.mode != "hyperforce":
+        if config.sandbox:
+            return "sandbox: only for auth.mode hyperforce (the legacy hosts have no sandbox URL)"
+        if config.salesforce_region:
+            return "salesforce_region: only for auth.mode hyperforce (x-salesforce-region is a Hyperforce header)"
+    try:
+        resolve_base_url(config)
+        resolve_token_url(config)
+    except ConfigError as exc:
+        return exc.problems[0].removeprefix("pos.")
+    return None
 
 
 class Endpoints:

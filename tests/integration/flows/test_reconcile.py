@@ -43,7 +43,7 @@ def reconciler(store: Store, org: FakeOrg) -> Reconciler:
                        "OMSCustomField": [{"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID",
                                            "applyTo": "LOCATION"}]},
         "auth": {"flow": "password", "client_id": "c", "client_secret": "s"},
-        "pos": {"environment": "Test", "merchant_id": "m",
+        "pos": {"environment": "Production", "merchant_id": "m",
                 "auth": {"mode": "legacy", "client_id": "c", "client_secret": "s", "pos_secret": "p", "api_key": "k"}},
         "worker": {"webhook": {"api_key": "w"}},
     }, {})

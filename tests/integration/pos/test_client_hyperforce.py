@@ -33,7 +33,6 @@ def hyperforce_config(pos_url: str, my_domain: str, **overrides: Any) -> PosConf
             "mode": "hyperforce",
             "client_id": MY_DOMAIN_CLIENT[0],
             "client_secret": MY_DOMAIN_CLIENT[1],
-            "salesforce_region": "us-east-2",
         },
     }
     raw.update(overrides)
@@ -89,10 +88,13 @@ async def hyperforce(start_pos: Starter) -> AsyncIterator[tuple[RunningPos, MyDo
     await runner.cleanup()
 
 
-async def test_bearer_and_routing_headers_work(hyperforce, http: aiohttp.ClientSession) -> None:
-    """A My Domain client-credentials token plus x-salesforce-region/x-locale/x-region imports an order."""
+@pytest.mark.parametrize("where", [{}, {"environment": "Test", "salesforce_region": "us-east-2"}])
+async def test_bearer_and_routing_headers_work(
+    hyperforce, http: aiohttp.ClientSession, where: dict[str, str]
+) -> None:
+    """A My Domain token plus x-salesforce-region (the guide's, or the override), x-locale, x-region imports."""
     pos, domain, _ = hyperforce
-    client = PosClient(hyperforce_config(pos.url, domain.url), http, retry=FAST_RETRY)
+    client = PosClient(hyperforce_config(pos.url, domain.url, **where), http, retry=FAST_RETRY)
     result = await client.import_fulfillment_order(fo_payload(1))
     assert result.created and result.pos_order_id == "FO-000001"
     assert domain.requests == 1 and pos.state.stats.unauthorized == 0
@@ -118,11 +120,11 @@ async def test_revoked_bearer_refreshes_once(hyperforce, http: aiohttp.ClientSes
     assert domain.requests == 2 and pos.state.stats.unauthorized == 1
 
 
-@pytest.mark.parametrize("override", [{"locale": "fr-FR"}, {"region": "EU"}])
+@pytest.mark.parametrize("override", [{"locale": "fr-FR"}, {"region": "EU"}, {"environment": "Test"}])
 async def test_merchant_mismatch_is_permanent_403(
     hyperforce, http: aiohttp.ClientSession, override: dict[str, str]
 ) -> None:
-    """x-locale/x-region of another merchant is a 403 MERCHANT_MISMATCH, with no pointless token refresh."""
+    """x-locale/x-region of another merchant, or Test's us-west-2 for this us-east-2 one, is a permanent 403."""
     pos, domain, _ = hyperforce
     client = PosClient(hyperforce_config(pos.url, domain.url, **override), http, retry=FAST_RETRY)
     with pytest.raises(PermanentError) as caught:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from worker.mapping.errors import MappingError
-from worker.mapping.fulfillment import BOFIS_OMNI_TYPE, BOPIS_OMNI_TYPE, fo_to_pos_order, split_name
+from worker.mapping.fulfillment import fo_to_pos_order, split_name
 from worker.pos.models import dump_json
 
 NOW = 1_700_000_000_000
+BOPIS_OMNI_TYPE, BOFIS_OMNI_TYPE = "PICKUP_IN_STORE", "SHIP_TO_HOME_CURRENT_STORE"  # the default rules' values
 
 
 def _attrs(kind: str, record_id: str) -> dict[str, str]:
@@ -274,17 +275,17 @@ def test_contact_falls_back_to_order_summary(builders: Any, sf: Any) -> None:
     ("fo_type", "method", "expected"),
     [
         ("In Store Pickup", "Standard Ground", BOPIS_OMNI_TYPE),
-        ("Retail Store", "BOPIS", BOPIS_OMNI_TYPE),
-        ("Retail Store", "Store Pickup", BOPIS_OMNI_TYPE),
-        ("Retail Store", "Curbside pick up", BOPIS_OMNI_TYPE),
+        ("Retail Store", "BOPIS", BOFIS_OMNI_TYPE),
+        ("Retail Store", "Store Pickup CAD", BOFIS_OMNI_TYPE),
         ("Retail Store", "Standard Ground", BOFIS_OMNI_TYPE),
-        ("Warehouse", None, BOFIS_OMNI_TYPE),
     ],
 )
 def test_bopis_vs_bofis(builders: Any, sf: Any, fo_type: str, method: str | None, expected: str) -> None:
-    """FO Type "In Store Pickup" or a pickup delivery method is BOPIS; anything else is ship-from-store."""
+    """The FO Type decides through the configured rules (defaults), never words in the delivery method name."""
     record = fo_record(lines=[foli("L1", "1")], fo_type=fo_type, method=method)
-    assert fo_to_pos_order(record, sf=sf, now_ms=NOW).omniFulfillmentType == expected
+    order = fo_to_pos_order(record, sf=sf, now_ms=NOW)
+    assert order.omniFulfillmentType == expected
+    assert {line.omniFulfillmentType for line in order.orderProductList} == {expected}
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from worker.mapping.fulfillment_query import (
     ADJUSTMENTS_RELATIONSHIP,
     TAXES_RELATIONSHIP,
     build_fulfillment_query,
+    build_payments_query,
     build_reconcile_query,
 )
 
@@ -115,3 +116,17 @@ def test_reconcile_rejects_malformed_since(since: str) -> None:
 def test_reconcile_escapes_statuses() -> None:
     """Status values are quoted and escaped."""
     assert "Status IN ('Ready\\'s')" in build_reconcile_query(["Ready's"], "", None, 10)
+
+
+def test_payments_query_is_one_select_over_payment_groups() -> None:
+    """One SELECT per batch: PaymentGroups of the FOs' orders (semi-join on the FO ids, escaped, once each)."""
+    soql = build_payments_query(["0a3A", "0a3A", "0a3'B"])
+    assert soql == (
+        "SELECT Id, SourceObjectId, (SELECT Id, Amount, Status, Type, ProcessingMode, PaymentAuthorizationId, "
+        "PaymentMethodId, PaymentMethod.Id, GatewayRefNumber FROM Payments), (SELECT Id, Amount, Status, "
+        "ProcessingMode, PaymentMethodId, PaymentMethod.Id, GatewayRefNumber FROM PaymentAuthorizations) "
+        "FROM PaymentGroup WHERE SourceObjectId IN "
+        r"(SELECT OrderId FROM FulfillmentOrder WHERE Id IN ('0a3A','0a3\'B'))"
+    )
+    with pytest.raises(ValueError, match="at least one FulfillmentOrder id"):
+        build_payments_query([])
