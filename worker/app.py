@@ -12,9 +12,11 @@ import asyncio
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiohttp
 import structlog
@@ -23,14 +25,16 @@ from aiohttp import web
 from worker.config import Config
 from worker.flows.effects import settle_seconds
 from worker.flows.fulfillment_import import FulfillmentImporter
-from worker.flows.ingest import Ingest
+from worker.flows.ingest import EventLike, Ingest
 from worker.flows.reconcile import Reconciler
 from worker.flows.returns import ReturnProcessor
 from worker.flows.runner import Handler, Pause, QueueRunner
 from worker.flows.sale_posting import SalePoster
+from worker.flows.sale_sweep import SaleSweep
 from worker.flows.status_sync import StatusSync
 from worker.health import Health
 from worker.http_limits import GuardedSite, server_options
+from worker.live_check import log_preflight
 from worker.logging import configure_logging
 from worker.metrics import Metrics
 from worker.pos.client import PosClient
@@ -38,9 +42,10 @@ from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
 from worker.salesforce.rest import SalesforceRest
-from worker.salesforce.stream import FoEventStream
+from worker.salesforce.stream import STREAM_RETRY, FoEventStream, StreamStatus
 from worker.server import create_app
 from worker.spi import add_spi_routes
+from worker.status import StatusBoard, pos_check, salesforce_check
 from worker.store import Store, open_store
 from worker.store_health import StoreHealth, guard_store, store_check
 
@@ -97,6 +102,8 @@ async def serve(
         notify = {q: event.set for q, event in wakeups.items()}
         reconciler = Reconciler(store, sf, config.salesforce, metrics, interval_seconds=wc.reconcile.interval_seconds,
                                 overlap_seconds=wc.reconcile.overlap_seconds, on_enqueued=notify["fo_import"])
+        sale_sweep = SaleSweep(store, pos, interval_seconds=wc.sale_sweep.interval_seconds,
+                               overlap_seconds=wc.sale_sweep.overlap_seconds, notify=notify)
         channel = wc.stream.channel
 
         async def on_invalid_replay() -> None:
@@ -124,8 +131,13 @@ async def serve(
                         wakeup=wakeups[handler.queue], heartbeat=health.beater(handler.queue), batch_window=wait)
             for handler, batch, workers, wait in handlers
         ]
-        _add_readiness(health, store, store_health, tokens, stream, pos, wc.stream.keepalive_seconds)
-        app = create_app(store, health, metrics, wc.webhook, notify)
+        _add_readiness(health, store, store_health, stream, wc.stream.keepalive_seconds)
+        health.dependencies.update({"salesforce": salesforce_check(tokens, session), "pos": pos_check(pos)})
+        board = StatusBoard(store, health, stream=stream.status, limits=lambda: sf.limits, pause=pause,
+                            stream_lag=lambda: metrics.stream_lag.value, keepalive_seconds=wc.stream.keepalive_seconds,
+                            worker_id=wid, operator_required=lambda: tokens.operator_required)
+        metrics.reader = board.reading  # gauges are read at scrape time
+        app = create_app(store, health, metrics, wc.webhook, notify, status=board)
         add_spi_routes(app, sf, wc.spi.api_keys)
         runner = web.AppRunner(app, access_log=None, **server_options(wc.http))
         await runner.setup()
@@ -136,7 +148,7 @@ async def serve(
         log.info("worker_started", http_port=port, store=_store_kind(wc.store_url))
 
         drain = asyncio.Event()  # set after stop + grace: cancels whatever is still running
-        running = Running(config, store, metrics, health, port, stop, reconciler, sf)
+        running = Running(config, store, metrics, health, port, stop, reconciler, sf, {"sale_sweep": sale_sweep})
         if started is not None:
             maybe = started(running)
             if maybe is not None:
@@ -158,23 +170,19 @@ async def serve(
             finally:
                 drainer.cancel()
 
-        async def housekeeping() -> None:
-            beat = health.beater("housekeeping")
-            while not stop.is_set():
-                beat()
-                await _refresh_gauges(store, sf, metrics, stream, pause)
-                await _sleep_or(stop, 5.0)
-
         async def stream_loop() -> None:
             health.beat("stream")
-            await ingest.run(_beating(stream.events(), health), stop)
+            # StreamEvent is frozen; EventLike only reads (a Protocol's plain attributes count as writable)
+            await ingest.run(cast(AsyncIterator[EventLike], stream.events()), stop)
 
         async with asyncio.TaskGroup() as group:
-            loops = [group.create_task(supervised("stream", stream_loop())),
-                     group.create_task(supervised("housekeeping", housekeeping()))]
+            loops = [group.create_task(supervised("stream", stream_loop()))]
             if wc.reconcile.enabled:
                 loops.append(group.create_task(supervised("reconcile", reconciler.run(
                     stop, subscribed=lambda: stream.status.connected, wait_seconds=wc.stream.keepalive_seconds))))
+            loops.append(group.create_task(supervised("preflight", log_preflight(config, sf, pos, tokens, stop))))
+            if wc.sale_sweep.enabled:
+                loops.append(group.create_task(supervised("sale_sweep", sale_sweep.run(stop))))
             for queue_runner in runners:
                 loops.append(group.create_task(supervised(queue_runner.handler.queue, queue_runner.run(stop))))
             await stop.wait()
@@ -187,47 +195,32 @@ async def serve(
         log.info("worker_stopped")
 
 
-async def _beating(events, health: Health):  # type: ignore[no-untyped-def]
-    async for event in events:
-        health.beat("stream")
-        yield event
+def _stream_pulse(status: StreamStatus) -> Callable[[], float | None]:
+    """The stream loop's latest sign of life (monotonic): the server's last answer (events, but also the connect
+    replies of a quiet org) or a reopen attempt (a failed open or reopen counts one), never event traffic alone."""
+    seen = {"reconnects": float(status.reconnects), "at": float("-inf")}
+
+    def pulse() -> float | None:
+        now = time.monotonic()
+        if status.reconnects != seen["reconnects"]:
+            seen["reconnects"], seen["at"] = float(status.reconnects), now
+        answered = float("-inf")
+        if status.last_message_at is not None:
+            answered = now - max(0.0, time.time() - status.last_message_at)
+        latest = max(seen["at"], answered)
+        return None if latest == float("-inf") else latest
+
+    return pulse
 
 
-def _add_readiness(health: Health, store: Store, store_health: StoreHealth, tokens: TokenProvider,
-                   stream: FoEventStream, pos: PosClient, keepalive: float) -> None:
-    async def token_check() -> str | None:
-        await tokens.token()
-        return None
-
-    async def stream_check() -> str | None:
-        status = stream.status
-        if not status.connected:
-            return "not subscribed"
-        return None
-
-    async def pos_check() -> str | None:
-        await pos.ping()
-        return None
-
-    health.checks.update({"store": store_check(store, store_health), "salesforce_token": token_check,
-                          "stream": stream_check, "pos": pos_check})
-
-
-async def _refresh_gauges(store: Store, sf: SalesforceRest, metrics: Metrics, stream: FoEventStream,
-                          pause: Pause) -> None:
-    try:
-        for queue, states in (await store.queue_counts()).items():
-            for state, count in states.items():
-                metrics.queue_depth.labels(queue, state).set(count)
-    except Exception as exc:
-        log.warning("queue_counts_failed", error=type(exc).__name__)
-    limits = sf.limits
-    if limits is not None:
-        metrics.sf_api_used.set(limits.used)
-        metrics.sf_api_max.set(limits.max)
-        metrics.sf_api_remaining.set(limits.remaining)
-    metrics.stream_connected.set(1 if stream.status.connected else 0)
-    metrics.paused.set(1 if pause.remaining() > 0 else 0)
+def _add_readiness(health: Health, store: Store, store_health: StoreHealth, stream: FoEventStream,
+                   keepalive: float) -> None:
+    """Readiness is the store alone (and not draining): Salesforce, the stream and the POS are /status only."""
+    health.checks["store"] = store_check(store, store_health)
+    health.pulses["stream"] = _stream_pulse(stream.status)
+    # The stream's own watchdog reopens after ``keepalive`` of silence, an open is bounded by ``keepalive`` and
+    # reopens back off up to STREAM_RETRY.max_delay: a loop that keeps trying shows progress within this window.
+    health.windows["stream"] = 2 * keepalive + STREAM_RETRY.max_delay + 10
 
 
 def _bound_port(site: web.TCPSite) -> int | None:
@@ -242,16 +235,10 @@ def _store_kind(url: str) -> str:
     return url.split(":", 1)[0]
 
 
-async def _sleep_or(event: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
-
-
 def run_worker(config: Config) -> int:
     """Entry point of ``oms-worker run``: logs, signals, exit code."""
-    configure_logging(config.worker.log_level, config.worker.log_format, secrets=config.secret_values())
+    configure_logging(config.worker.log_level, config.worker.log_format, secrets=config.secret_values(),
+                      message_key=config.worker.log_message_key)
 
     async def main() -> None:
         stop = asyncio.Event()

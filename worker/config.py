@@ -396,6 +396,14 @@ class ReconcileConfig(Frozen):
     overlap_seconds: float = Field(default=120.0, ge=0)
 
 
+class SaleSweepConfig(Frozen):
+    """The POS order search that catches sales whose webhook never arrived (the guide's "order export job")."""
+
+    enabled: bool = True
+    interval_seconds: float = Field(default=300.0, gt=0)
+    overlap_seconds: float = Field(default=600.0, ge=0)  # late uploads (offline registers) and clock skew
+
+
 class StreamConfig(Frozen):
     channel: str = "/event/FOStatusChangedEvent"
     keepalive_seconds: float = Field(default=150.0, gt=0)
@@ -433,6 +441,7 @@ class WorkerConfig(Frozen):
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
     retry: RetryConfig = RetryConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    sale_sweep: SaleSweepConfig = SaleSweepConfig()
     stream: StreamConfig = StreamConfig()
     returns: ReturnsConfig = ReturnsConfig()
     status_mapping: dict[str, str] = Field(
@@ -445,6 +454,8 @@ class WorkerConfig(Frozen):
     effect_settle_seconds: float | None = Field(default=None, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # JSON key of each line's message (structlog's "event" renamed), e.g. "msg" for tools that expect it
+    log_message_key: str = Field(default="message", pattern=r"^[A-Za-z_][A-Za-z0-9_.@-]{0,63}$")
 
     @field_validator("status_mapping")
     @classmethod

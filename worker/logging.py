@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from worker.metrics import package_version
+
 MASK = "[REDACTED]"
 SECRET_KEYS = frozenset(
     {
@@ -58,38 +60,59 @@ class Redactor:
 
 
 REDACTOR = Redactor()
+SERVICE = "oms-worker"
+VERSION = package_version()
 
 
 def configure_logging(
-    level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = (), stream: Any = None
+    level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = (), stream: Any = None,
+    message_key: str = "message",
 ) -> None:
-    """Configure structlog and stdlib logging once for the process."""
+    """Configure structlog and stdlib logging once for the process.
+
+    JSON lines carry the message under ``message_key`` (structlog's ``event``, renamed so common log tools show
+    it), ``service`` and ``version``. Library loggers (aiohttp, aiocometd, asyncpg, asyncio, ...) and Python
+    warnings go through the same redactor and renderer, so every line of a run is one JSON object.
+    """
     REDACTOR.add(secrets)
     out = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and hasattr(out, "isatty") and out.isatty())
-    renderer: Any = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        REDACTOR,
-        renderer,
-    ]
+    tail: list[Any] = [REDACTOR]
+    if use_console:
+        tail.append(structlog.dev.ConsoleRenderer())
+    else:
+        tail += [_identity(message_key), structlog.processors.EventRenamer(message_key),
+                 structlog.processors.JSONRenderer()]
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
-        processors=processors,
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, stamp,
+                    structlog.processors.format_exc_info, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
-    # Third-party libraries log through stdlib logging: route them through the same redactor and renderer.
     handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, REDACTOR, renderer],
-            foreign_pre_chain=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso")],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+            foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                               structlog.stdlib.add_logger_name, stamp, structlog.processors.format_exc_info],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if level in ("DEBUG", "INFO") else getattr(logging, level))
+    logging.captureWarnings(True)  # warnings.warn (e.g. a library's RuntimeWarning) -> logger "py.warnings"
+
+
+def _identity(message_key: str) -> Any:
+    """Adds ``service`` and ``version``; a field already named like the message key moves to ``<key>_field``."""
+
+    def processor(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if message_key != "event" and message_key in event_dict:
+            event_dict[f"{message_key}_field"] = event_dict.pop(message_key)
+        event_dict.setdefault("service", SERVICE)
+        event_dict.setdefault("version", VERSION)
+        return event_dict
+
+    return processor

@@ -1,4 +1,4 @@
-"""The worker's HTTP side: POS webhooks (durable accept), health, readiness and metrics.
+"""The worker's HTTP side: POS webhooks (durable accept), liveness, readiness, status and metrics.
 
 A webhook is answered 200 only after it is committed to the store; a duplicate is acknowledged and not stored
 twice. Bad input gets a clear 4xx with ``{"errorCode", "errorMessage"}`` naming the field; nothing is stored:
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -27,26 +26,20 @@ from worker.config import WebhookConfig
 from worker.health import Health
 from worker.http_limits import read_body, track_requests
 from worker.metrics import Metrics
-from worker.pos.models import PosSale, StoreFulfillmentEvent
-from worker.store import NewJob, Store
+from worker.status import StatusBoard
+from worker.status_page import render_status
+from worker.store import Store
 from worker.strict_json import JsonRejected, loads_strict
+from worker.webhook_jobs import ENDPOINT_QUEUES, InvalidField, build_jobs
 
 log = structlog.get_logger(__name__)
 
-# endpoint name (one URL per POS connector) -> queue; None = acknowledged and not processed (see README).
-ENDPOINT_QUEUES: dict[str, str | None] = {
-    "ORDER": "sale",
-    "ORDER_UPDATE": "sale",
-    "RETURN": "return",
-    "BOPIS_EXPORT": None,
-    "BOFIS_EXPORT": None,
-    "STORE_FULFILLMENT": "status",
-}
 STORE = web.AppKey("store", Store)
 HEALTH = web.AppKey("health", Health)
 METRICS = web.AppKey("metrics", Metrics)
 WEBHOOK = web.AppKey("webhook", WebhookConfig)
 NOTIFY = web.AppKey("notify", dict[str, Callable[[], None]])
+STATUS = web.AppKey("status", StatusBoard)
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -60,10 +53,6 @@ def validation_message(exc: ValidationError) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
-
-
-class InvalidField(ValueError):
-    """A body the models accept but the flow could not post (the message names the field)."""
 
 
 def header_bytes(value: str) -> bytes:
@@ -85,30 +74,6 @@ def authorized(request: web.Request, config: WebhookConfig) -> bool:
             return False
         presented = presented.lstrip(b" ")
     return hmac.compare_digest(presented, expected)
-
-
-def build_jobs(endpoint: str, queue: str, body: dict[str, Any]) -> list[NewJob]:
-    """Validate the body for its endpoint and turn it into queue rows (ValidationError or InvalidField).
-
-    An exchange arrives as one ORDER carrying both lists: the sold lines are a sale to post and the returned
-    lines a return to refund, so it becomes a sale job and a return job, stored in the same transaction.
-    """
-    if queue == "status":
-        event = StoreFulfillmentEvent.model_validate(body)
-        return [NewJob(queue=queue, dedupe_key=event.dedupe_key(endpoint),
-                       payload={"endpoint": endpoint, "event": event.model_dump(mode="json", by_alias=True)},
-                       ordering_key=event.externalOrderId)]
-    sale = PosSale.model_validate(body)
-    problem = sale.posting_problem() if queue == "sale" else None
-    if problem:
-        raise InvalidField(problem)
-    key = sale.dedupe_key(endpoint)
-    jobs = [NewJob(queue=queue, dedupe_key=key, payload={"endpoint": endpoint, "sale": body},
-                   ordering_key=sale.orderId)]
-    if queue == "sale" and body.get("returnProductList"):
-        jobs.append(NewJob(queue="return", dedupe_key=f"{key}:exchange", payload={"endpoint": endpoint, "sale": body},
-                           ordering_key=sale.orderId))
-    return jobs
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -186,18 +151,31 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[METRICS].render(), content_type="text/plain", charset="utf-8")
+    body, content_type = await request.app[METRICS].render(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def status_view(request: web.Request) -> web.Response:
+    """JSON, or a small HTML page when the client asks for ``text/html`` (a browser)."""
+    report = await request.app[STATUS].report()
+    headers = {"Cache-Control": "no-store"}
+    if "text/html" in request.headers.get("Accept", "").lower():
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        return web.Response(text=render_status(report), content_type="text/html", headers=headers)
+    return web.json_response(report, headers=headers)
 
 
 def create_app(
     store: Store, health: Health, metrics: Metrics, webhook_config: WebhookConfig,
-    notify: dict[str, Callable[[], None]] | None = None,
+    notify: dict[str, Callable[[], None]] | None = None, status: StatusBoard | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=webhook_config.max_body_bytes + 1024, middlewares=[track_requests])
     app[STORE], app[HEALTH], app[METRICS], app[WEBHOOK] = store, health, metrics, webhook_config
     app[NOTIFY] = notify or {}
+    app[STATUS] = status or StatusBoard(store, health)
     app.router.add_post("/webhooks/pos/{endpoint}", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/status", status_view)
     return app

@@ -163,11 +163,12 @@ async def worker(stack: Stack, tmp: Path, **overrides: Any) -> AsyncIterator[Run
     stack.workers.append(running)
     await stack.point_webhooks_at(running)
 
-    async def ready() -> bool:
-        async with stack.http.get(f"http://127.0.0.1:{running.http_port}/readyz") as resp:
-            return resp.status == 200
+    async def ready() -> bool:  # accepting webhooks (/readyz) and subscribed to the stream (/status says both)
+        async with stack.http.get(f"http://127.0.0.1:{running.http_port}/status") as resp:
+            body = await resp.json()
+            return bool(body["ready"] and body["dependencies"]["stream"]["subscribed"])
 
-    await eventually(ready, timeout=30, what="worker ready")
+    await eventually(ready, timeout=30, what="worker ready and subscribed")
     try:
         yield running
     finally:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 
@@ -26,6 +27,32 @@ from worker.salesforce.soql import in_list, quote_soql
 
 log = structlog.get_logger(__name__)
 ACCOUNT_CACHE_SIZE = 10_000
+STANDARD_PRICEBOOK_SOQL = "SELECT Id, Name FROM Pricebook2 WHERE IsStandard = true ORDER BY CreatedDate, Id LIMIT 1"
+
+
+class AccountRef(NamedTuple):
+    account_id: str
+    contact_id: str | None  # the Person Account's contact (PersonContactId); None for the default account
+
+
+@dataclass(frozen=True)
+class SetupRecord:
+    """One org-setup record a first sale needs (``oms-worker setup``, the pre-flight)."""
+
+    sobject: str
+    name: str
+    record_id: str | None  # None: missing
+    creatable: bool  # created at run time when missing (never a PaymentGateway or the standard price book)
+
+
+def setup_soql(sobject: str, field: str, names: Sequence[str], extra: str = "") -> str:
+    """Setup records named ``names``, oldest first (replicas racing to create converge on the oldest)."""
+    return (f"SELECT Id, {field}{extra} FROM {sobject} WHERE {field} IN {in_list(names)} "
+            "ORDER BY CreatedDate, Id")
+
+
+def gateways_soql(names: Sequence[str]) -> str:
+    return f"SELECT Id, PaymentGatewayName FROM PaymentGateway WHERE PaymentGatewayName IN {in_list(names)}"
 
 
 class LookupApi(Protocol):
@@ -39,7 +66,7 @@ class SaleLookupCache:
         self.seed = config.pos.seed_name
         self.billing = {"BillingCity": "Unknown", "BillingCountry": "US", "BillingCountryCode": "US",
                         "BillingState": "NA", "BillingStreet": "Unknown"}
-        self.accounts: OrderedDict[str, str | None] = OrderedDict()  # email -> account id (None: no such account)
+        self.accounts: OrderedDict[str, AccountRef | None] = OrderedDict()  # email -> person account (None: none)
         self.default_account: str | None = None
         self.pricebook: str | None = None
         self.standard_pricebook: str | None = None
@@ -50,22 +77,26 @@ class SaleLookupCache:
         self._lock = asyncio.Lock()
         self._setup_lock = asyncio.Lock()
 
-    async def account_for(self, email: str | None) -> str:
+    async def account_for(self, email: str | None) -> AccountRef:
+        """The customer's Person Account and its contact (by PersonEmail), else the default account."""
         key = (email or "").strip().lower()
         if key:
             if key not in self.accounts:
                 rows = await self.salesforce.query(quote_soql(
-                    "SELECT Id FROM Account WHERE PersonEmail = {} ORDER BY CreatedDate LIMIT 1", key))
-                self._remember_account(key, str(rows[0]["Id"]) if rows else None)
+                    "SELECT Id, PersonContactId FROM Account WHERE PersonEmail = {} ORDER BY CreatedDate LIMIT 1",
+                    key))
+                found_row = AccountRef(str(rows[0]["Id"]), str(rows[0].get("PersonContactId") or "") or None
+                                       ) if rows else None
+                self._remember_account(key, found_row)
             else:
                 self.accounts.move_to_end(key)
             found = self.accounts[key]
             if found:
                 return found
-        return await self._default_account()
+        return AccountRef(await self._default_account(), None)
 
-    def _remember_account(self, email: str, account_id: str | None) -> None:
-        self.accounts[email] = account_id
+    def _remember_account(self, email: str, account: AccountRef | None) -> None:
+        self.accounts[email] = account
         while len(self.accounts) > ACCOUNT_CACHE_SIZE:
             self.accounts.popitem(last=False)
 
@@ -75,8 +106,7 @@ class SaleLookupCache:
         async with self._lock:
             if self.default_account:
                 return self.default_account
-            rows = await self.salesforce.query(quote_soql(
-                "SELECT Id FROM Account WHERE Name = {} ORDER BY CreatedDate, Id LIMIT 1", self.seed))
+            rows = await self.salesforce.query(self._default_account_soql())
             if rows:
                 self.default_account = str(rows[0]["Id"])
             else:
@@ -85,6 +115,9 @@ class SaleLookupCache:
                     "Name": self.seed, "AccountNumber": self.seed, **self.billing})
                 log.info("default_account_created", account=self.seed)
             return self.default_account
+
+    def _default_account_soql(self) -> str:
+        return quote_soql("SELECT Id FROM Account WHERE Name = {} ORDER BY CreatedDate, Id LIMIT 1", self.seed)
 
     async def stable(self, delivery_methods: Iterable[str], gateways: Iterable[str]) -> None:
         """Load the org-setup look-ups that are missing, one SOQL per kind, concurrently; single-flight, so
@@ -109,8 +142,7 @@ class SaleLookupCache:
         """Setup records named ``names`` (``field IN names``, oldest first); when none exists, create ``create``
         once and read again. Replicas racing to create converge on the oldest record, so every one of them uses
         the same Id (a surplus copy stays unused and is logged)."""
-        soql = (f"SELECT Id, {field}{extra} FROM {sobject} WHERE {field} IN {in_list(names)} "
-                "ORDER BY CreatedDate, Id")
+        soql = setup_soql(sobject, field, names, extra)
         rows = await self.salesforce.query(soql)
         if rows:
             return rows
@@ -129,8 +161,7 @@ class SaleLookupCache:
         return rows
 
     async def _load_pricebook(self) -> None:
-        rows = await self.salesforce.query(
-            "SELECT Id, Name FROM Pricebook2 WHERE IsStandard = true ORDER BY CreatedDate, Id LIMIT 1")
+        rows = await self.salesforce.query(STANDARD_PRICEBOOK_SOQL)
         # New products need a standard price before an entry in a custom price book (Salesforce rule).
         self.standard_pricebook = str(rows[0]["Id"]) if rows else None
         named = await self._setup_record("Pricebook2", "Name", [self.seed], {
@@ -138,15 +169,14 @@ class SaleLookupCache:
         self.pricebook = str(named[0]["Id"])
 
     async def _load_channel(self) -> None:
-        preferred, fallback = "POS", f"{self.seed}-POS"
+        preferred, fallback = self._channel_names()
         rows = await self._setup_record("SalesChannel", "SalesChannelName", [preferred, fallback], {
             "SalesChannelName": fallback, "Description": "POS sales (created by oms-worker)"})
         by_name = {str(r["SalesChannelName"]): str(r["Id"]) for r in reversed(rows)}  # oldest wins
         self.channel = by_name.get(preferred) or by_name[fallback]
 
     async def _load_methods(self, names: Sequence[str]) -> None:
-        rows = await self.salesforce.query(f"SELECT Id, Name FROM OrderDeliveryMethod WHERE Name IN {in_list(names)} "
-                                           "ORDER BY CreatedDate, Id")
+        rows = await self.salesforce.query(setup_soql("OrderDeliveryMethod", "Name", names))
         for row in reversed(rows):  # oldest wins
             self.delivery_methods[str(row["Name"])] = str(row["Id"])
         for name in [n for n in names if n not in self.delivery_methods]:
@@ -155,12 +185,47 @@ class SaleLookupCache:
             self.delivery_methods[name] = str(made[0]["Id"])
 
     async def _load_gateways(self, names: Sequence[str]) -> None:
-        rows = await self.salesforce.query(
-            f"SELECT Id, PaymentGatewayName FROM PaymentGateway WHERE PaymentGatewayName IN {in_list(names)}")
+        rows = await self.salesforce.query(gateways_soql(names))
         self.gateways.update({str(r["PaymentGatewayName"]): str(r["Id"]) for r in rows})
         missing = [n for n in names if n not in self.gateways]
         if missing:
             raise PermanentError("salesforce", f"PaymentGateway not found: {', '.join(missing)}", code="SETUP_MISSING")
+
+    def _channel_names(self) -> tuple[str, str]:
+        return "POS", f"{self.seed}-POS"
+
+    async def survey(self, delivery_methods: Sequence[str], gateways: Sequence[str]) -> list[SetupRecord]:
+        """What a first sale needs and which of it exists, by the queries the run-time look-ups use; creates
+        nothing (``ensure_setup`` creates what is creatable)."""
+        preferred, fallback = self._channel_names()
+        account, standard, pricebook, channels, methods, gateway_rows = await asyncio.gather(
+            self.salesforce.query(self._default_account_soql()),
+            self.salesforce.query(STANDARD_PRICEBOOK_SOQL),
+            self.salesforce.query(setup_soql("Pricebook2", "Name", [self.seed])),
+            self.salesforce.query(setup_soql("SalesChannel", "SalesChannelName", [preferred, fallback])),
+            self.salesforce.query(setup_soql("OrderDeliveryMethod", "Name", delivery_methods)),
+            self.salesforce.query(gateways_soql(gateways)) if gateways else _no_rows())
+        by_channel = {str(r["SalesChannelName"]): str(r["Id"]) for r in reversed(channels)}
+        by_method = {str(r["Name"]): str(r["Id"]) for r in reversed(methods)}
+        by_gateway = {str(r["PaymentGatewayName"]): str(r["Id"]) for r in gateway_rows}
+
+        def first(rows: list[dict[str, Any]]) -> str | None:
+            return str(rows[0]["Id"]) if rows else None
+
+        channel = preferred if preferred in by_channel else fallback
+        return [
+            SetupRecord("Account", self.seed, first(account), True),
+            SetupRecord("Pricebook2", "(standard price book)", first(standard), False),
+            SetupRecord("Pricebook2", self.seed, first(pricebook), True),
+            SetupRecord("SalesChannel", channel, by_channel.get(channel), True),
+            *[SetupRecord("OrderDeliveryMethod", name, by_method.get(name), True) for name in delivery_methods],
+            *[SetupRecord("PaymentGateway", name, by_gateway.get(name), False) for name in gateways],
+        ]
+
+    async def ensure_setup(self, delivery_methods: Sequence[str]) -> None:
+        """Create the missing creatable setup records, exactly as the first sale would (single-flight)."""
+        await self._default_account()
+        await self.stable(delivery_methods, ())
 
     async def products_for(self, skus: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         """Known products by SKU; unknown SKUs are absent (the sale graph creates them)."""
@@ -186,3 +251,7 @@ class SaleLookupCache:
     def forget_products(self, skus: Iterable[str]) -> None:
         for sku in skus:
             self.products.pop(sku, None)
+
+
+async def _no_rows() -> list[dict[str, Any]]:
+    return []

@@ -236,14 +236,14 @@ class SalePoster:
         """The sale's graph from cached lookups (NothingToPost for a pure return) and the SKUs it sells."""
         keys = sale_lookup_keys(sale, pos=self.config.pos, sf=self.config.salesforce)
         await self.cache.stable(keys.delivery_methods, keys.gateways)
-        account_id = await self.cache.account_for(keys.email)
+        account = await self.cache.account_for(keys.email)
         products = await self.cache.products_for(keys.skus)
         assert self.cache.pricebook is not None and self.cache.channel is not None
         ctx = SaleContext(
-            account_id=account_id, pricebook_id=self.cache.pricebook, sales_channel_id=self.cache.channel,
+            account_id=account.account_id, pricebook_id=self.cache.pricebook, sales_channel_id=self.cache.channel,
             delivery_method_ids=dict(self.cache.delivery_methods), gateway_ids=dict(self.cache.gateways),
             products={sku: ProductRef(product2_id=p, pricebook_entry_id=e) for sku, (p, e) in products.items()},
-            standard_pricebook_id=self.cache.standard_pricebook,
+            standard_pricebook_id=self.cache.standard_pricebook, bill_to_contact_id=account.contact_id,
         )
         graph = sale_to_graph(sale, ctx, api_version=self.api_version, sf=self.config.salesforce, pos=self.config.pos)
         return graph, tuple(keys.skus)

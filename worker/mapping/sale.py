@@ -70,6 +70,7 @@ class SaleContext:
     products: Mapping[str, ProductRef]
     gateway_ids: Mapping[str, str]
     standard_pricebook_id: str | None = None  # when set, created products also get a standard price first
+    bill_to_contact_id: str | None = None  # the customer's Person Account contact (PersonContactId), when known
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ def sale_to_graph(
         channel_id=ctx.sales_channel_id,
         pricebook_id=ctx.pricebook_id,
         pos=pos,
+        contact_id=ctx.bill_to_contact_id,
     )
     order = g.post("Order", ORDER_REF, order_body)
     groups = _delivery_groups(g, sale, ctx, order, pos)

@@ -89,7 +89,8 @@ def billing_address(sale: PosSale, pos: PosConfig) -> Address:
 
 
 def order_body(
-    sale: PosSale, *, account_id: str, channel_id: str, pricebook_id: str, pos: PosConfig
+    sale: PosSale, *, account_id: str, channel_id: str, pricebook_id: str, pos: PosConfig,
+    contact_id: str | None = None,
 ) -> dict[str, Any]:
     bill = billing_address(sale, pos)
     code = bill.country.upper() if len(bill.country) == 2 else pos.region.upper()
@@ -112,6 +113,8 @@ def order_body(
     }
     if sale.customerProfile and sale.customerProfile.phoneMobile:
         body["BillingPhoneNumber"] = sale.customerProfile.phoneMobile
+    if contact_id:  # Customer 360 / BORIS search orders by it
+        body["BillToContactId"] = contact_id
     return body
 
 

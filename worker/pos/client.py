@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -166,8 +166,8 @@ class PosClient(PosApi):
             log.info("pos_request", method=method, path=template, status=status, attempt=attempt,
                      duration_ms=round((time.perf_counter() - started) * 1000, 1), error=error)
 
-    async def _paged(self, path_key: str, query: dict[str, Any]) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
+    async def _pages(self, path_key: str, query: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each page's orders, following ``nextPageToken`` (memory stays bounded by one page)."""
         seen: set[str] = set()
         token: str | None = None
         for _ in range(MAX_PAGES):
@@ -176,14 +176,17 @@ class PosClient(PosApi):
             _, page = await self._request("POST", path_key, json=body, idempotent=True)
             if not isinstance(page, dict) or not isinstance(page.get("orders"), list):
                 raise PermanentError("pos", f"search answered without an orders list ({path_key})")
-            results.extend(o for o in page["orders"] if isinstance(o, dict))
+            yield [o for o in page["orders"] if isinstance(o, dict)]
             token = page.get("nextPageToken") or None
             if token is None:
-                return results
+                return
             if token in seen:
                 raise PermanentError("pos", f"search returned the same nextPageToken twice ({path_key})")
             seen.add(str(token))
         raise PermanentError("pos", f"search did not finish within {MAX_PAGES} pages ({path_key})")
+
+    async def _paged(self, path_key: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+        return [order async for page in self._pages(path_key, query) for order in page]
 
     # ------------------------------------------------------------------ fulfillment orders
 
@@ -251,6 +254,10 @@ class PosClient(PosApi):
 
     async def search_sales(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         return await self._paged("search_sales", dict(query))
+
+    def sale_pages(self, query: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+        """``sa/orders/search`` page by page (the sale sweep enqueues each page before asking for the next)."""
+        return self._pages("search_sales", dict(query))
 
     async def repost(self, order_ids: Sequence[str]) -> None:
         # Not idempotent: a repeated repost re-sends the exports again (harmless duplicates, but not blind).

@@ -98,6 +98,9 @@ class Store(Protocol):
     async def drop_dead(self, job_id: int) -> bool: ...  # delete a dead job; False if not dead
     async def queue_counts(self) -> dict[str, dict[str, int]]: ...  # every QUEUES x STATES present, 0s too
     async def purge_done(self, older_than_seconds: float) -> int: ...  # deletes done jobs; returns count
+    # read-only: every QUEUES -> seconds since the oldest live (pending or processing) job was enqueued; 0.0 when
+    # none waits (a requeued dead job keeps its first enqueue time)
+    async def queue_ages(self) -> dict[str, float]: ...
 
     # import ledger (insert-if-absent: the first writer wins)
     async def ledger_get(self, fo_ids: Sequence[str]) -> dict[str, LedgerEntry]: ...

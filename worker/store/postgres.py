@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
+from .base import QUEUES, Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
 from .migrations import POSTGRES
 from .url import redact_url, scrub
 
@@ -249,6 +249,12 @@ class PostgresStore:
         status = await self.pool.execute("DELETE FROM jobs WHERE state = 'done' AND updated_at < now() - "
                                          "make_interval(secs => $1)", float(older_than_seconds))
         return _affected(status)
+
+    async def queue_ages(self) -> dict[str, float]:
+        rows = await self.pool.fetch(  # per queue, the oldest live job by id: the partial index jobs_active
+            "SELECT q, extract(epoch FROM now() - (SELECT created_at FROM jobs WHERE queue = q AND state IN "
+            "('pending', 'processing') ORDER BY id LIMIT 1)) FROM unnest($1::text[]) AS q", list(QUEUES))
+        return {str(r[0]): max(0.0, float(r[1])) if r[1] is not None else 0.0 for r in rows}
 
     # -- ledger, sales, meta -------------------------------------------------------------------------
     async def ledger_get(self, fo_ids: Sequence[str]) -> dict[str, LedgerEntry]:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .base import Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
+from .base import QUEUES, Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
 from .migrations import SQLITE
 from .writer_lock import WriterLock
 
@@ -288,6 +288,18 @@ class SqliteStore:
     async def purge_done(self, older_than_seconds: float) -> int:
         return await self._rowcount("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?",
                                     (time.time() - older_than_seconds,))
+
+    async def queue_ages(self) -> dict[str, float]:
+        async def go(db: Db) -> dict[str, float]:  # per queue, the oldest live job by id: the partial index
+            ages = dict.fromkeys(QUEUES, 0.0)
+            for queue in QUEUES:
+                row = await (await db.execute("SELECT created_at FROM jobs WHERE queue = ? AND state IN "
+                                              "('pending', 'processing') ORDER BY id LIMIT 1", (queue,))).fetchone()
+                if row is not None:
+                    ages[queue] = max(0.0, time.time() - float(row[0]))
+            return ages
+
+        return await self._run(go, write=False)
 
     # -- ledger, sales, meta -------------------------------------------------------------------------
     async def ledger_get(self, fo_ids: Sequence[str]) -> dict[str, LedgerEntry]:

@@ -30,7 +30,7 @@ def test_secrets_are_masked_by_key_and_by_value() -> None:
     first = json.loads(text.splitlines()[0])
     assert first["access_token"] == MASK
     assert first["headers"]["Authorization"] == MASK and first["headers"]["X-Other"] == "ok"
-    assert first["event"] == "token_fetched"
+    assert first["message"] == "token_fetched"
     assert MASK in text.splitlines()[1]
 
 

@@ -1,0 +1,119 @@
+"""The sale sweep: the guide's fallback "order export job" for sales whose webhook never arrived.
+
+Every ``interval_seconds`` the POS order search (``sa/orders/search``, ``{"fromDate": <epoch ms>}``, paged) is
+asked for the sales dated since the previous sweep started, less ``overlap_seconds`` (late uploads, clock skew).
+Each sale becomes the queue rows its export webhook would have made (:func:`worker.webhook_jobs.build_jobs`, same
+endpoint, dedupe key and ordering key), so a sale that also arrives by webhook — before or after — is stored once,
+and the poster's durable checks keep it posted once. A sale whose status changed since its export gets a new key;
+its job finds the sale already posted and does nothing. Orders that came from Salesforce (they carry the
+``externalOrderId`` of an imported FulfillmentOrder) are not POS sales and are skipped, as their
+BOPIS_EXPORT/BOFIS_EXPORT webhooks are. The cursor moves only after every page is stored; a failed sweep is
+retried with backoff, never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from worker.store import NewJob, Store
+from worker.webhook_jobs import ENDPOINT_QUEUES, InvalidField, build_jobs, export_endpoint
+
+from .reconcile import FAILED_SWEEP_RETRY
+
+log = structlog.get_logger(__name__)
+META_KEY = "sale_sweep.last_sweep_started_ms"
+PAGE_SIZE = 200
+
+
+class SaleSearchApi(Protocol):
+    def sale_pages(self, query: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+def sweep_jobs(sales: list[dict[str, Any]]) -> tuple[list[NewJob], list[str]]:
+    """The webhook's queue rows for each POS sale, and ``orderId: reason`` of those the webhook would refuse."""
+    jobs: list[NewJob] = []
+    refused: list[str] = []
+    for body in sales:
+        if body.get("externalOrderId"):
+            continue  # a Salesforce order imported into the POS, not a POS sale
+        endpoint = export_endpoint(body)
+        queue = ENDPOINT_QUEUES[endpoint]
+        assert queue is not None
+        try:
+            jobs.extend(build_jobs(endpoint, queue, body))
+        except (ValidationError, InvalidField) as exc:
+            if isinstance(exc, ValidationError):
+                first = exc.errors(include_url=False)[0]
+                reason = ".".join(str(p) for p in first["loc"]) + ": " + str(first["msg"])
+            else:
+                reason = str(exc)
+            refused.append(f"{str(body.get('orderId'))[:64]}: {reason}")
+    return jobs, refused
+
+
+class SaleSweep:
+    def __init__(
+        self,
+        store: Store,
+        pos: SaleSearchApi,
+        *,
+        interval_seconds: float,
+        overlap_seconds: float,
+        notify: Mapping[str, Callable[[], None]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.pos = store, pos
+        self.interval, self.overlap_ms = interval_seconds, int(overlap_seconds * 1000)
+        self.notify, self.clock = dict(notify or {}), clock
+        self._lock = asyncio.Lock()
+        self.sweeps = 0
+
+    async def sweep(self) -> int:
+        """One pass; returns how many queue rows were newly stored (sales the store had not seen)."""
+        async with self._lock:
+            started = int(self.clock() * 1000)
+            last = await self.store.meta_get(META_KEY)
+            since = (int(last) if last else started) - self.overlap_ms
+            found = inserted = 0
+            refused: list[str] = []
+            queues: set[str] = set()
+            async for page in self.pos.sale_pages({"fromDate": since, "pageSize": PAGE_SIZE}):
+                jobs, bad = sweep_jobs(page)
+                found, refused = found + len(page), refused + bad
+                if jobs:
+                    added = await self.store.enqueue(jobs)
+                    inserted += added
+                    if added:
+                        queues.update(job.queue for job in jobs)
+            await self.store.meta_set(META_KEY, str(started))
+            self.sweeps += 1
+            if refused:
+                log.warning("sale_sweep_refused", count=len(refused), sales=refused[:10])
+            log.info("sale_sweep_swept", since_ms=since, found=found, enqueued=inserted)
+            for queue in sorted(queues):
+                self.notify.get(queue, lambda: None)()
+            return inserted
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sweep now and every interval until ``stop``; a failed sweep (POS or store down) backs off and retries."""
+        failures = 0
+        while not stop.is_set():
+            wait = self.interval
+            try:
+                await self.sweep()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                wait = min(self.interval, FAILED_SWEEP_RETRY.delay_for(failures))
+                log.error("sale_sweep_failed", error=f"{type(exc).__name__}: {exc}", attempt=failures,
+                          retry_in_s=round(wait, 1))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
