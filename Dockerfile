@@ -1,21 +1,65 @@
-# oms-worker sidecar image: slim Python 3.11, non-root, exec-form entrypoint, HEALTHCHECK on /healthz.
-FROM python:3.11-slim AS build
+# syntax=docker/dockerfile:1
+# oms-worker image. Targets:
+#   runtime (default, the last stage): the worker alone, production. No emulator, no lark, no pip/setuptools,
+#            no compiler; numeric non-root user 10001:10001; no HEALTHCHECK (Kubernetes probes /healthz, /readyz).
+#   emulator: the local Salesforce + POS emulator, for deploy/compose.yaml only.
+# Python packages come from the hash-locked files in requirements/ (`make lock` regenerates them).
+#
+# Base image: python:3.11-slim = 3.11.16-slim (Debian 13 "trixie"), pinned by its multi-platform index digest (as
+# `docker pull python:3.11-slim` reports it; not pulled here). Refresh the tag and the digest together:
+#   docker buildx imagetools inspect python:3.11-slim           # "Digest:": the index, for every platform
+#   docker run --rm python:3.11-slim@sha256:<digest> python -V  # the 3.11.x release to write in the tag
+# then update PYTHON_IMAGE below; a new Python minor also needs `make lock` (its --python-version).
+ARG PYTHON_IMAGE=python:3.11.16-slim@sha256:1042b61448fef4ba92d16a8c7eb4996d027568ce64792a7877fd88511e0af7c6
+
+# --- build: a venv at /opt/oms-worker with the locked dependencies (wheels only) and the worker --------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
+COPY requirements/build.txt requirements/runtime.txt requirements/emulator.txt requirements/
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --require-hashes --only-binary=:all: -r requirements/build.txt \
+    && python -m venv --without-pip /opt/oms-worker \
+    && /opt/build/bin/pip --python /opt/oms-worker/bin/python install --require-hashes --only-binary=:all: \
+        -r requirements/runtime.txt
+# Only the worker package: the wheel built from here cannot contain the emulator.
 COPY pyproject.toml README.md ./
 COPY worker ./worker
-COPY emulator ./emulator
-RUN pip install --no-cache-dir --prefix=/install .
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+    && /opt/build/bin/pip --python /opt/oms-worker/bin/python install --no-deps /tmp/wheels/oms_worker-*.whl
 
-FROM python:3.11-slim
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-RUN groupadd --system --gid 10001 oms && useradd --system --uid 10001 --gid oms --home-dir /var/lib/oms-worker oms \
-    && mkdir -p /var/lib/oms-worker /etc/oms-worker && chown oms:oms /var/lib/oms-worker
-COPY --from=build /install /usr/local
+# --- emulator (compose only): the worker's venv plus lark, and emulator/ on PYTHONPATH -----------------------------
+FROM build AS emulator-build
+RUN /opt/build/bin/pip --python /opt/oms-worker/bin/python install --require-hashes --only-binary=:all: \
+        -r requirements/emulator.txt
+
+FROM ${PYTHON_IMAGE} AS emulator
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/oms-worker/bin:$PATH PYTHONPATH=/opt/emulator
+COPY --from=emulator-build /opt/oms-worker /opt/oms-worker
+COPY emulator /opt/emulator/emulator
+USER 10001:10001
+EXPOSE 18081 18082
+ENTRYPOINT ["python", "-m", "emulator"]
+CMD ["--host", "0.0.0.0", "--sf-port", "18081", "--pos-port", "18082", "--seed", "demo"]
+
+# --- runtime (default): production ----------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/oms-worker/bin:$PATH
+# No installer or build backend at run time; the worker runs from its own venv.
+RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
+    && groupadd --gid 10001 oms \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /var/lib/oms-worker --shell /usr/sbin/nologin oms \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/oms-worker \
+    && install -d -m 0755 /etc/oms-worker
+COPY --from=build /opt/oms-worker /opt/oms-worker
 COPY config/worker.example.yaml /etc/oms-worker/config.yaml
-USER oms:oms
+# Smoke: the CLI starts (--version once the CLI has it) and neither the emulator nor its parser is installed.
+RUN (oms-worker --version 2>/dev/null || oms-worker --help >/dev/null) \
+    && python -c "import worker.app, worker.server" \
+    && ! python -c "import lark" 2>/dev/null \
+    && ! python -c "import emulator" 2>/dev/null
+USER 10001:10001
 VOLUME ["/var/lib/oms-worker"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["oms-worker", "health", "--url", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["oms-worker"]
 CMD ["run", "--config", "/etc/oms-worker/config.yaml"]

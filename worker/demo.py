@@ -8,6 +8,7 @@ exits 0 only if every expected outcome is observed in the emulators.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -243,7 +244,22 @@ async def _main(workdir: Path) -> int:
     return 0 if not demo.failures else 1
 
 
+def missing_for_demo() -> str | None:
+    """Why ``oms-worker demo`` cannot run here, or None: it needs a source checkout and the ``emulator`` extra."""
+    if not (ROOT / "emulator" / "__main__.py").is_file() or not (ROOT / "config" / "demo.yaml").is_file():
+        return (f"oms-worker demo runs the emulators from a source checkout, and {ROOT} has no emulator/ or "
+                "config/demo.yaml: clone the repository and run `make demo` there")
+    if importlib.util.find_spec("lark") is None:
+        return ("oms-worker demo needs the emulator extra (the emulator's SOQL parser, lark, is not installed): "
+                "run `make demo`, or pip install -e '.[emulator]' in the checkout")
+    return None
+
+
 def run_demo(workdir: str) -> int:
+    problem = missing_for_demo()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     path = Path(workdir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     for stale in ("state.db", "state.db-wal", "state.db-shm"):
