@@ -140,7 +140,10 @@ def create_orders(org: Org, spec: dict[str, Any]) -> list[dict[str, Any]]:
         raise ValueError("count must be between 1 and 10000")
     rng = random.Random(spec.get("seed"))
     location = _location(org, str(spec.get("store", "256")))
-    method = _named(org, "OrderDeliveryMethod", "Name", KIND_METHOD[kind])
+    # the storefront's delivery method: ``method`` names one (created if the org lacks it, as a storefront setup
+    # would have), else the kind's default name, which must exist
+    method = (org.get(_find_or_insert(org, "OrderDeliveryMethod", "Name", {"Name": str(spec["method"])})) or {}
+              if spec.get("method") else _named(org, "OrderDeliveryMethod", "Name", KIND_METHOD[kind]))
     channel = org.find("SalesChannel", "SalesChannelName", "Web")
     gateway = org.find("PaymentGateway", "PaymentGatewayName", "Adyen") or org.find("PaymentGateway", "Status",
                                                                                       "Active")

@@ -23,8 +23,9 @@ WEBHOOK_KEY = "e2e-webhook-key"
 SPI_KEY = "e2e-spi-key"
 
 
-def raw_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: Any) -> dict[str, Any]:
-    """The YAML document (as data) of a worker pointed at the emulators."""
+def raw_config(sf_url: str, pos_url: str, store_url: str, *, salesforce: dict[str, Any] | None = None,
+               **worker_overrides: Any) -> dict[str, Any]:
+    """The YAML document (as data) of a worker pointed at the emulators; ``salesforce`` overrides that section."""
     worker: dict[str, Any] = {
         "store_url": store_url,
         "http": {"host": "127.0.0.1", "port": 0},
@@ -57,11 +58,13 @@ def raw_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: An
         },
         "worker": worker,
     }
+    raw["salesforce"].update(salesforce or {})
     return raw
 
 
-def worker_config(sf_url: str, pos_url: str, store_url: str, **worker_overrides: Any) -> Config:
-    return parse_config(raw_config(sf_url, pos_url, store_url, **worker_overrides), {})
+def worker_config(sf_url: str, pos_url: str, store_url: str, *, salesforce: dict[str, Any] | None = None,
+                  **worker_overrides: Any) -> Config:
+    return parse_config(raw_config(sf_url, pos_url, store_url, salesforce=salesforce, **worker_overrides), {})
 
 
 @dataclass
@@ -128,9 +131,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 3
 
 
 @asynccontextmanager
-async def emulators(*, sales_seed: dict[str, Any] | None = SALES_SEED, **sf_settings: Any) -> AsyncIterator[Stack]:
-    """Both emulators on loopback; the org gets the demo seed plus ``sales_seed`` (None: no POS setup records)."""
-    sf = await start_sf_emulator(SfEmulatorSettings(seed="demo", **sf_settings))
+async def emulators(*, sales_seed: dict[str, Any] | None = SALES_SEED, seed: str = "demo",
+                    **sf_settings: Any) -> AsyncIterator[Stack]:
+    """Both emulators on loopback; the org gets ``seed`` (emulator --seed) plus ``sales_seed`` (None: no POS setup
+    records)."""
+    sf = await start_sf_emulator(SfEmulatorSettings(seed=seed, **sf_settings))
     pos = await start_pos_emulator(None)
     async with aiohttp.ClientSession() as http:
         stack = Stack(sf.url, pos.url, http, sf, pos)
