@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SfError, not_found
 from .ids import to18
-from .oms_build import connect_error, create_fulfillment_order, create_order_summary, submit_change
+from .oms_build import (
+    connect_error,
+    create_fulfillment_order,
+    create_order_summary,
+    order_item_adjustment,
+    order_item_tax,
+    submit_change,
+)
+from .oms_quantities import check_change, deallocate, refuse
 from .schema_data import PICKLISTS
 
 if TYPE_CHECKING:
@@ -79,7 +87,16 @@ def _create_summary(org: Org, body: dict[str, Any]) -> Reply:
     return _ok({"orderSummaryId": create_order_summary(org, order["Id"], body.get("name"), lifecycle, status)})
 
 
+def _managed(summary: dict[str, Any], what: str) -> None:
+    """Unmanaged order summaries get no order services: "You can't process order services, such as cancellations,
+    appeasements, or returns" and "Fulfillment and invoice records aren't created" (Salesforce Help, "Unmanaged
+    Orders", commerce.om_unmanaged_orders_oobo.htm); the error wording is UNCONFIRMED."""
+    if summary["OrderLifeCycleType"] == "UNMANAGED":
+        raise refuse(f"You can't {what} for the unmanaged order summary {summary['Id']}.")
+
+
 def _submit(org: Org, summary: dict[str, Any], body: dict[str, Any], kind: str) -> Reply:
+    _managed(summary, f"submit a {kind}")
     items = body.get("changeItems")
     if not isinstance(items, list) or not items:
         raise connect_error("INVALID_API_INPUT", "Missing required input parameter: changeItems")
@@ -97,12 +114,8 @@ def _submit(org: Org, summary: dict[str, Any], body: dict[str, Any], kind: str) 
             raise connect_error("INVALID_API_INPUT", f"Order item summary {ois['Id']} isn't part of this order.")
         if ois["TypeCode"] == "Charge":
             raise connect_error("INVALID_API_INPUT", "A change item can't be a delivery charge.")
-        remaining = ((ois["QuantityOrdered"] or 0.0) - (ois["QuantityCanceled"] or 0.0)
-                     - (ois["QuantityReturned"] or 0.0))
         requested[ois["Id"]] = requested.get(ois["Id"], 0.0) + quantity
-        if requested[ois["Id"]] > remaining:
-            raise connect_error("INVALID_API_INPUT", f"The quantity to {kind} ({requested[ois['Id']]}) exceeds the "
-                                                     f"remaining quantity ({remaining}) of {ois['Id']}.")
+        check_change(ois, requested[ois["Id"]], kind)  # several changeItems of one line count together
     return _ok(submit_change(org, summary["Id"], items, kind))
 
 
@@ -116,8 +129,8 @@ def _credit_memo(org: Org, summary: dict[str, Any], body: dict[str, Any]) -> Rep
         if order["RelatedOrderId"] != summary["OriginalOrderId"]:
             raise connect_error("INVALID_API_INPUT", f"{order['Id']} isn't a change order of this order summary.")
         for item in org.children(order["Id"], "OrderItem", "OrderId"):
-            total += -(item["TotalPrice"] or 0.0)
-            tax += -sum(t["Amount"] or 0.0 for t in org.children(item["Id"], "OrderItemTaxLineItem", "OrderItemId"))
+            total += -(item["TotalPrice"] or 0.0) - order_item_adjustment(org, item["Id"])
+            tax += -order_item_tax(org, item["Id"])
     memo = org.insert("CreditMemo", {"AccountId": summary["AccountId"], "ReferenceEntityId": summary["Id"],
                                      "TotalAmount": round(total, 2), "TotalTaxAmount": round(tax, 2),
                                      "TotalAmountWithTax": round(total + tax, 2),
@@ -143,6 +156,7 @@ def _create_fulfillment_orders(org: Org, body: dict[str, Any]) -> Reply:
         if not body.get(key):
             raise connect_error("INVALID_API_INPUT", f"Missing required input parameter: {key}")
     summary = _record(org, body["orderSummaryId"], "OrderSummary", "order summary")
+    _managed(summary, "create fulfillment orders")
     group = _record(org, body["orderDeliveryGroupSummaryId"], "OrderDeliveryGroupSummary",
                     "order delivery group summary")
     fo_types = {t.lower(): t for t in PICKLISTS["FO_TYPE"]}
@@ -176,10 +190,11 @@ def _cancel_items(org: Org, fo: dict[str, Any], body: dict[str, Any]) -> Reply:
         quantity = _number(entry.get("quantity"), "quantity")
         if line["FulfillmentOrderId"] != fo["Id"]:
             raise connect_error("INVALID_API_INPUT", f"{line['Id']} isn't a line of fulfillment order {fo['Id']}.")
-        if quantity > (line["Quantity"] or 0.0):
-            raise connect_error("INVALID_API_INPUT", f"The quantity to cancel ({quantity}) exceeds the quantity "
-                                                     f"({line['Quantity']}) of {line['Id']}.")
+        if quantity > (line["Quantity"] or 0.0):  # a line can lose at most what it still holds
+            raise connect_error("INVALID_API_INPUT", f"The quantity to cancel ({quantity:g}) exceeds the quantity "
+                                                     f"({line['Quantity']:g}) of {line['Id']}.")
         org.update(line["Id"], {"Quantity": (line["Quantity"] or 0.0) - quantity}, system=True)
+        deallocate(org, line["OrderItemSummaryId"], quantity)
     remaining = [ln for ln in org.children(fo["Id"], "FulfillmentOrderLineItem", "FulfillmentOrderId")
                  if ln["TypeCode"] == "Product" and (ln["Quantity"] or 0.0) > 0]
     if not remaining:

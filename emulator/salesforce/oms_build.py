@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import oms_quantities
 from .errors import SfError
 from .org import Org
 
@@ -88,8 +89,9 @@ def create_fulfillment_order(org: Org, os_id: str, odgs_id: str, location_id: st
     if include_charges:
         taken = {ois for ois, _ in lines}
         for ois in org.children(os_id, "OrderItemSummary", "OrderSummaryId"):
-            if ois["TypeCode"] == "Charge" and ois["OrderDeliveryGroupSummaryId"] == odgs_id and ois["Id"] not in taken:
-                lines.append((ois["Id"], (ois["Quantity"] or 0.0) - (ois["QuantityAllocated"] or 0.0)))
+            if (ois["TypeCode"] == "Charge" and ois["OrderDeliveryGroupSummaryId"] == odgs_id
+                    and ois["Id"] not in taken and (ois["QuantityAvailableToFulfill"] or 0.0) > 0):
+                lines.append((ois["Id"], ois["QuantityAvailableToFulfill"]))
     fo_id = org.insert("FulfillmentOrder", {
         "OrderSummaryId": os_id, "OrderId": summary.get("OriginalOrderId"), "AccountId": summary.get("AccountId"),
         "FulfilledFromLocationId": location_id, "DeliveryMethodId": group["OrderDeliveryMethodId"],
@@ -105,11 +107,7 @@ def create_fulfillment_order(org: Org, os_id: str, odgs_id: str, location_id: st
         if found is None or found["OrderSummaryId"] != os_id:
             raise connect_error("INVALID_API_INPUT", f"Order item summary {ois_id} doesn't belong to {os_id}.")
         ois = found
-        available = (ois["Quantity"] or 0.0) - (ois["QuantityAllocated"] or 0.0)
-        if quantity <= 0 or quantity > available:
-            raise connect_error("INVALID_API_INPUT", f"Quantity {quantity} for {ois_id} must be greater than 0 and "
-                                                     f"at most the unallocated quantity {available}.")
-        org.patch(ois_id, {"QuantityAllocated": (ois["QuantityAllocated"] or 0.0) + quantity})
+        oms_quantities.allocate(org, ois, quantity)
         item_id = ois["OriginalOrderItemId"]
         foli = org.insert("FulfillmentOrderLineItem", {
             "FulfillmentOrderId": fo_id, "OrderItemSummaryId": ois_id, "OrderItemId": item_id,
@@ -177,15 +175,49 @@ def submit_change(org: Org, os_id: str, items: list[dict[str, Any]], kind: str) 
             org.insert("OrderItemTaxLineItem", {"OrderItemId": change_item, "Name": "Tax", "Type": "Actual",
                                                 "Amount": -line_tax, "TaxEffectiveDate": original["EffectiveDate"]},
                        system=True)
+        if line_adj:
+            org.insert("OrderItemAdjustmentLineItem", {"OrderItemId": change_item, "Name": "Adjustment",
+                                                       "Amount": -line_adj}, system=True)
         org.insert("OrderItemSummaryChange", {
             "OrderSummaryId": os_id, "OrderItemSummaryId": ois["Id"], "ChangeOrderItemId": change_item,
             "Reason": change["reason"], "IsPreFulfillment": kind == "cancel",
             "ChangeType": "Pre-Fulfillment" if kind == "cancel" else "Post Fulfillment",
         }, system=True)
-        counter = "QuantityCanceled" if kind == "cancel" else "QuantityReturned"
-        org.update(ois["Id"], {counter: (ois[counter] or 0.0) + quantity}, system=True)
+        oms_quantities.record_change(org, ois["Id"], quantity, kind)
         amount = quantity * (item["UnitPrice"] or 0.0) + line_adj
         total, tax, product = total + amount, tax + line_tax, product + amount
     org.update(change_id, {"Status": "Activated"}, system=True)
+    rollup_summary(org, os_id)
     return {"changeOrderId": change_id,
             "changeBalances": change_balances(total, tax, product, delivery, kind), "errors": [], "success": True}
+
+
+def rollup_summary(org: Org, os_id: str) -> None:
+    """Summary amounts after a change order: "The values in the summary are equal to the sums of the corresponding
+    values in the original order and change orders" (Salesforce Help, "Summary Objects and Change Objects",
+    https://help.salesforce.com/s/articleView?id=commerce.om_summary_change_objects.htm). Each OrderItemSummary
+    sums its original OrderItem and the change OrderItems pointing at it; the OrderSummary sums the lines the same
+    way create_order_summary does. OrderSummary.Status is not touched: it is an optional picklist that flows or
+    integrations set, not a formula (Object Reference, OrderSummary.Status)."""
+    product = delivery = adjustments = taxes = 0.0
+    for ois in org.children(os_id, "OrderItemSummary", "OrderSummaryId"):
+        original = org.get(ois["OriginalOrderItemId"] or "")
+        if original is None:
+            continue
+        changes = org.children(original["Id"], "OrderItem", "OriginalOrderItemId")
+        items = [original, *changes]
+        price = sum(i["TotalPrice"] or 0.0 for i in items)
+        line = (original["TotalLineAmount"] if original["TotalLineAmount"] is not None else original["TotalPrice"]
+                or 0.0) + sum(c["TotalPrice"] or 0.0 for c in changes)
+        tax = sum(order_item_tax(org, i["Id"]) for i in items)
+        adj = sum(order_item_adjustment(org, i["Id"]) for i in items)
+        org.update(ois["Id"], {"TotalLineAmount": _money(line), "TotalPrice": _money(price),
+                               "TotalTaxAmount": _money(tax), "TotalAdjustmentAmount": _money(adj)}, system=True)
+        if ois["TypeCode"] == "Charge":
+            delivery += price
+        else:
+            product += price
+        adjustments, taxes = adjustments + adj, taxes + tax
+    org.update(os_id, {"TotalAdjustedProductAmount": _money(product + adjustments),
+                       "TotalAdjustedDeliveryAmount": _money(delivery), "TotalTaxAmount": _money(taxes),
+                       "GrandTotalAmount": _money(product + delivery + adjustments + taxes)}, system=True)

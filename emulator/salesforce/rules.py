@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import oms_quantities
 from .errors import dml
 from .validate import timestamp
 
@@ -64,7 +65,7 @@ def _derive(org: Org, obj: ObjectDef, row: dict[str, Any]) -> None:
         if row["Type"]:
             row["TypeCategory"] = _FO_TYPE_CATEGORY.get(row["Type"], "Physical")
     elif name == "OrderItemSummary":
-        row["Quantity"] = (row["QuantityOrdered"] or 0.0) - (row["QuantityCanceled"] or 0.0)
+        oms_quantities.derive(row)
 
 
 def before_update(org: Org, obj: ObjectDef, old: dict[str, Any], new: dict[str, Any], system: bool) -> None:
@@ -109,6 +110,9 @@ def after_write(org: Org, obj: ObjectDef, old: dict[str, Any] | None, new: dict[
         if row["FulfillmentOrderId"] and org.get(row["FulfillmentOrderId"]):
             _rollup_fo(org, row["FulfillmentOrderId"])
     elif name == "FulfillmentOrder" and old is not None and new is not None and old["Status"] != new["Status"]:
+        if (org.schema.category_of(new["Status"]) == oms_quantities.FULFILLED_CATEGORY
+                and org.schema.category_of(old["Status"]) != oms_quantities.FULFILLED_CATEGORY):
+            oms_quantities.fulfill(org, new["Id"])
         org.emit(FO_CHANNEL, {
             "FulfillmentOrderId": new["Id"], "OrderSummaryId": new["OrderSummaryId"],
             "OldStatus": old["Status"], "NewStatus": new["Status"],

@@ -26,6 +26,9 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
     "LOCATION_TYPE": ("Store", "Warehouse", "Site", "Van", "Plant", "Virtual"),
     "OS_STATUS": ("Created", "Approved", "Waiting to Fulfill", "Fulfilled", "Cancelled", "Canceled"),
     "OS_LIFECYCLE": ("MANAGED", "UNMANAGED"),
+    # OrderItemSummary.Status API values; derived from the quantities (oms_quantities.ois_status)
+    "OIS_STATUS": ("ORDERED", "ALLOCATED", "PARTIALLYALLOCATED", "FULFILLED", "PARTIALLYFULFILLED", "CANCELED",
+                   "RETURNINITIATED", "RETURNED", "RESHIPPED", "PAID"),
     "CHANGE_REASON": ("Unknown", "Damaged", "Defective", "Wrong Item", "Not Satisfied", "Changed Mind",
                       "Customer Changed Mind", "Duplicate Order", "Store Return", "Unavailable", "Other"),
     "CHANGE_TYPE": ("Pre-Fulfillment", "Post Fulfillment"),
@@ -270,13 +273,17 @@ Name string
 StockKeepingUnit string
 ProductCode string
 Description textarea
-QuantityOrdered double
-QuantityCanceled double default=0
-QuantityReturned double default=0
-QuantityReturnInitiated double default=0
-QuantityFulfilled double default=0
-QuantityAllocated double default=0
+QuantityOrdered double ro
+QuantityCanceled double ro default=0
+QuantityReturned double ro default=0
+QuantityReturnInitiated double ro default=0
+QuantityFulfilled double ro default=0
+QuantityAllocated double ro default=0
 Quantity double ro
+QuantityNetOrdered double ro
+QuantityAvailableToFulfill double ro
+QuantityAvailableToCancel double ro
+QuantityAvailableToReturn double ro
 UnitPrice currency
 ListPrice currency
 TotalLineAmount currency
@@ -285,7 +292,7 @@ TotalTaxAmount currency
 TotalAdjustmentAmount currency
 Type pick:ITEM_TYPE
 TypeCode pick:TYPE_CODE
-Status string default=ORDERED"""),
+Status pick:OIS_STATUS ro default=ORDERED"""),
     "OrderDeliveryGroupSummary": ("Order Delivery Group Summary", f"""
 OrderSummaryId ref:OrderSummary noupd
 OriginalOrderDeliveryGroupId ref:OrderDeliveryGroup noupd

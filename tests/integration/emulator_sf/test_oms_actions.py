@@ -91,7 +91,8 @@ async def test_cancel_item_partial_then_full_cancels_fo(sf: Client) -> None:
 
 async def test_return_credit_memo_and_refund_chain(sf: Client) -> None:
     """submit-return -> create-credit-memo -> ensure-refunds-async, with input validation at each step."""
-    order = (await sf.orders(count=1, lines=[{"sku": "SKU-0003", "quantity": 2, "unit_price": 10, "tax": 2}]))[0]
+    order = (await sf.orders(count=1, status="Fulfilled",
+                             lines=[{"sku": "SKU-0003", "quantity": 2, "unit_price": 10, "tax": 2}]))[0]
     summary = order["order_summary_id"]
     ois = sf.emu.org.children(summary, "OrderItemSummary", "OrderSummaryId")[0]["Id"]
     item = {"orderItemSummaryId": ois, "quantity": 1, "reason": "Wrong Item", "shippingReductionFlag": False}
@@ -117,13 +118,60 @@ async def test_return_credit_memo_and_refund_chain(sf: Client) -> None:
 
 
 async def test_submit_cancel_reduces_quantity(sf: Client) -> None:
-    """submit-cancel records QuantityCanceled and an OrderItemSummaryChange."""
+    """submit-cancel records QuantityCanceled and an OrderItemSummaryChange (after cancel-item freed the allocation)."""
     order = (await sf.orders(count=1, lines=[{"sku": "SKU-0004", "quantity": 2}]))[0]
     summary = order["order_summary_id"]
     ois = sf.emu.org.children(summary, "OrderItemSummary", "OrderSummaryId")[0]["Id"]
+    status, _, _ = await sf.call("POST", f"{FF}/{order['fulfillment_order_id']}/actions/cancel-item", {
+        "fulfillmentOrderLineItemsToCancel": [{"fulfillmentOrderLineItemId": order["lines"][0]["foli_id"],
+                                               "quantity": 2}]})
+    assert status == 201
     status, body, _ = await sf.call("POST", f"{OM}/{summary}/actions/submit-cancel", {"changeItems": [
         {"orderItemSummaryId": ois, "quantity": 2, "reason": "Unknown", "shippingReductionFlag": True}]})
     assert status == 201 and body["changeBalances"]["totalExcessFundsAmount"] > 0
     row = sf.emu.org.get(ois)
     assert (row["QuantityCanceled"], row["Quantity"]) == (2.0, 0.0)
     assert len(sf.emu.org.children(summary, "OrderItemSummaryChange", "OrderSummaryId")) == 1
+
+
+async def test_unmanaged_summary_gets_no_order_services(sf: Client) -> None:
+    """An UNMANAGED OrderSummary refuses submit-cancel, submit-return and fulfillment-orders with a 400."""
+    status, body, _ = await sf.call("POST", OM, {"orderId": await _activated_order(sf),
+                                                 "orderLifeCycleType": "UNMANAGED"})
+    summary = body["orderSummaryId"]
+    ois = sf.emu.org.children(summary, "OrderItemSummary", "OrderSummaryId")[0]["Id"]
+    for kind in ("cancel", "return"):
+        status, body, _ = await sf.call("POST", f"{OM}/{summary}/actions/submit-{kind}", {"changeItems": [
+            {"orderItemSummaryId": ois, "quantity": 1, "reason": "Unknown", "shippingReductionFlag": False}]})
+        assert status == 400 and body[0]["errorCode"] == "INVALID_API_INPUT" and "unmanaged" in body[0]["message"]
+    odgs = sf.emu.org.children(summary, "OrderDeliveryGroupSummary", "OrderSummaryId")[0]["Id"]
+    status, body, _ = await sf.call("POST", FF, {
+        "orderSummaryId": summary, "orderDeliveryGroupSummaryId": odgs,
+        "fulfillmentGroups": [{"fulfilledFromLocationId": sf.emu.org.find("Location", "warehouseID__c", "257")[0]["Id"],
+                               "fulfillmentType": "Retail Store",
+                               "orderItemSummaries": [{"orderItemSummaryId": ois, "quantity": 1}]}]})
+    assert status == 400 and "unmanaged" in body[0]["message"]
+    assert sf.emu.org.get(ois)["QuantityCanceled"] == 0 and sf.emu.org.get(ois)["QuantityAllocated"] == 0
+
+
+async def test_take_with_sale_becomes_returnable_only_once_its_fo_is_fulfilled(sf: Client) -> None:
+    """A MANAGED summary without an FO has nothing to return; fulfillment-orders + FO Fulfilled make it returnable."""
+    status, body, _ = await sf.call("POST", OM, {"orderId": await _activated_order(sf), "name": "POS-1"})
+    summary = body["orderSummaryId"]
+    ois = sf.emu.org.children(summary, "OrderItemSummary", "OrderSummaryId")[0]["Id"]
+    change = {"changeItems": [{"orderItemSummaryId": ois, "quantity": 1, "reason": "Unknown",
+                               "shippingReductionFlag": False}]}
+    status, body, _ = await sf.call("POST", f"{OM}/{summary}/actions/submit-return", change)
+    assert status == 400 and "available to return (0)" in body[0]["message"]
+    odgs = sf.emu.org.children(summary, "OrderDeliveryGroupSummary", "OrderSummaryId")[0]["Id"]
+    store = sf.emu.org.find("Location", "warehouseID__c", "256")[0]["Id"]
+    status, body, _ = await sf.call("POST", FF, {
+        "orderSummaryId": summary, "orderDeliveryGroupSummaryId": odgs,
+        "fulfillmentGroups": [{"fulfilledFromLocationId": store, "fulfillmentType": "Retail Store",
+                               "orderItemSummaries": [{"orderItemSummaryId": ois, "quantity": 3}]}]})
+    assert status == 201
+    status, _, _ = await sf.call("PATCH", f"{V}/sobjects/FulfillmentOrder/{body['fulfillmentOrderIds'][0]}",
+                                 {"Status": "Fulfilled"})
+    assert status == 204 and sf.emu.org.get(ois)["QuantityAvailableToReturn"] == 3.0
+    status, body, _ = await sf.call("POST", f"{OM}/{summary}/actions/submit-return", change)
+    assert status == 201 and body["success"] is True
