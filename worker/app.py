@@ -135,7 +135,8 @@ async def serve(
         health.dependencies.update({"salesforce": salesforce_check(tokens, session), "pos": pos_check(pos)})
         board = StatusBoard(store, health, stream=stream.status, limits=lambda: sf.limits, pause=pause,
                             stream_lag=lambda: metrics.stream_lag.value, keepalive_seconds=wc.stream.keepalive_seconds,
-                            worker_id=wid, operator_required=lambda: tokens.operator_required)
+                            worker_id=wid, operator_required=lambda: tokens.operator_required,
+                            pos_operator_required=lambda: pos.auth.operator_required)
         metrics.reader = board.reading  # gauges are read at scrape time
         app = create_app(store, health, metrics, wc.webhook, notify, status=board)
         add_spi_routes(app, sf, wc.spi.api_keys)

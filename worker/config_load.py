@@ -1,6 +1,8 @@
 """Read the YAML, resolve ``${VAR}`` / ``${VAR:-default}`` and ``<secret>_file`` keys, validate, explain.
 
-Every problem becomes one line ``key.path: reason``; nothing here raises a traceback at the user.
+``<secret>_file`` holds one secret (one trailing newline dropped); for a list of secrets (``api_keys_file``) it
+holds one per line, blank lines and ``#`` comment lines ignored. Every problem becomes one line
+``key.path: reason``; nothing here raises a traceback at the user, and no secret is ever part of a message.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr, ValidationError
 
-from worker.config import SECRET_KEYS, Config
+from worker.config import SECRET_KEYS, SECRET_LIST_KEYS, Config
 from worker.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
@@ -47,8 +49,10 @@ def _interpolate(value: Any, path: str, env: Mapping[str, str], problems: list[s
 
 
 def _resolve_files(section: dict[str, Any], path: str, problems: list[str]) -> dict[str, Any]:
-    """``Password_file: /run/secrets/sf`` -> ``Password: <file content>`` for secret keys."""
-    for key in [k for k in section if k.endswith("_file") and k[: -len("_file")] in SECRET_KEYS]:
+    """``Password_file: /run/secrets/sf`` -> ``Password: <file content>`` for secret keys; ``api_keys_file`` ->
+    ``api_keys: [<one per line>]`` for lists of secrets."""
+    secrets = SECRET_KEYS | SECRET_LIST_KEYS
+    for key in [k for k in section if k.endswith("_file") and k[: -len("_file")] in secrets]:
         target = key[: -len("_file")]
         where = f"{path}.{key}" if path else key
         if target in section:
@@ -56,9 +60,21 @@ def _resolve_files(section: dict[str, Any], path: str, problems: list[str]) -> d
             continue
         file_path = section.pop(key)
         try:
-            section[target] = Path(str(file_path)).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            problems.append(f"{where}: cannot read secret file {file_path}: {exc.strerror or exc}")
+            text = Path(str(file_path)).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = (exc.strerror or exc) if isinstance(exc, OSError) else "not UTF-8 text"
+            problems.append(f"{where}: cannot read secret file {file_path}: {reason}")
+            continue
+        if target not in SECRET_LIST_KEYS:
+            section[target] = text.rstrip("\r\n")
+            continue
+        keys = [line.strip() for line in text.splitlines()]
+        keys = [line for line in keys if line and not line.startswith("#")]
+        if not keys:
+            problems.append(f"{where}: no key in {file_path} (one key per line; blank lines and # comments are "
+                            "ignored)")
+            continue
+        section[target] = keys
     return section
 
 
@@ -80,7 +96,7 @@ def _format(error: Any) -> str:
         error["input"], dict | list
     ):
         shown = error["input"]
-        if not any(part in SECRET_KEYS for part in map(str, error["loc"])):
+        if not _secret(error["loc"]):
             msg = f'{msg}, got "{shown}"'
     return f"{loc or '(top level)'}: {msg}"
 
@@ -108,9 +124,15 @@ def parse_config(raw: Any, env: Mapping[str, str] | None = None) -> Config:
             errors = exc.errors(include_url=False)
     problems = [_format(e) for e in errors]
     still = {e["loc"] for e in errors}
-    problems += [f"{'.'.join(map(str, loc))}: expected text, got the number {value} (put it in quotes)"
+    problems += [f"{'.'.join(map(str, loc))}: expected text, got "
+                 f"{'a number' if _secret(loc) else f'the number {value}'} (put it in quotes)"
                  for loc, value in numbers.items() if loc not in still]
     raise ConfigError(problems)
+
+
+def _secret(loc: tuple[int | str, ...]) -> bool:
+    """The error location is (inside) a secret, whose value a message must never show."""
+    return any(str(part) in SECRET_KEYS | SECRET_LIST_KEYS for part in loc)
 
 
 def _is_number(value: Any) -> bool:

@@ -8,7 +8,8 @@ pydantic derives from :class:`worker.config.Config` (types, defaults, bounds, un
   is at hand, as where the checked-in ``config/worker.schema.json`` is generated), and each model's docstring;
 * ``${VAR}`` / ``${VAR:-default}``: wherever a value is a number, boolean, null, choice or constrained string, a
   string holding a ``${...}`` reference is allowed too (:mod:`worker.config_load` interpolates before validating);
-* ``<key>_file``: beside every secret key (``worker.config.SECRET_KEYS``) of a section, either one but not both;
+* ``<key>_file``: beside every secret key (``worker.config.SECRET_KEYS``, and ``SECRET_LIST_KEYS`` whose file holds
+  one secret per line) of a section, either one but not both;
 * a list behind a field's before-validator also accepts a string (``applyTo: LOCATION``, ``OMSCustomField`` as
   the CMS's JSON text, ``OMSStatusesToProcess`` comma-separated).
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from worker.config import SECRET_KEYS, Config
+from worker.config import SECRET_KEYS, SECRET_LIST_KEYS, Config
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "worker.example.yaml"
@@ -188,11 +189,12 @@ def _secret_files(section: dict[str, Any]) -> None:
     """``<key>_file`` beside each secret key; a required secret may come from either, never both."""
     properties = section.get("properties", {})
     rules: list[dict[str, Any]] = []
-    for key in [name for name in properties if name in SECRET_KEYS]:
+    for key in [name for name in properties if name in SECRET_KEYS | SECRET_LIST_KEYS]:
         file_key = f"{key}_file"
+        holds = (", one per line (blank lines and # comments ignored)" if key in SECRET_LIST_KEYS
+                 else " (one trailing newline dropped)")
         properties[file_key] = {"title": file_key, "type": "string",
-                                "description": f"path of a file holding {key} (one trailing newline dropped); "
-                                               f"instead of {key}"}
+                                "description": f"path of a file holding {key}{holds}; instead of {key}"}
         if key in section.get("required", []):
             section["required"].remove(key)
             rules.append({"anyOf": [{"required": [key]}, {"required": [file_key]}]})

@@ -62,7 +62,8 @@ class Reading:
     api_used: int | None = None
     api_max: int | None = None
     paused: bool | None = None
-    auth_operator_required: bool | None = None  # Salesforce refused the credentials: an operator must act
+    # service (salesforce | pos) -> its token endpoint refused the credentials, an operator must act
+    auth_operator_required: Mapping[str, bool] | None = None
 
 
 class LastValue:
@@ -176,9 +177,11 @@ class _LiveCollector:
                      None if used is None or limit is None else max(0, limit - used))
         paused = paused_set if reading.paused is None else int(reading.paused)
         yield _gauge("oms_outbound_paused", "1 while outbound work is paused (API limits)", paused)
-        operator = reading.auth_operator_required
-        yield _gauge("oms_auth_operator_required", "1 while Salesforce refuses the credentials (an operator must fix "
-                     "them)", None if operator is None else int(operator))
+        operator = GaugeMetricFamily("oms_auth_operator_required", "1 while the service (salesforce, pos) refuses "
+                                     "the worker's credentials (an operator must fix them)", labels=["service"])
+        for service, required in (reading.auth_operator_required or {}).items():
+            operator.add_metric([service], int(required))
+        yield operator
 
 
 def _gauge(name: str, documentation: str, value: float | None) -> GaugeMetricFamily:

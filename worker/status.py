@@ -117,6 +117,12 @@ class StatusBoard:
     keepalive_seconds: float = 150.0
     worker_id: str | None = None
     operator_required: Callable[[], str | None] | None = None  # TokenProvider.operator_required: why, or None
+    pos_operator_required: Callable[[], str | None] | None = None  # the POS token's operator_required (pos.auth)
+
+    def _refusals(self) -> dict[str, str | None]:
+        """service -> why its login needs an operator (None: logins work), for each service that says."""
+        sources = {"salesforce": self.operator_required, "pos": self.pos_operator_required}
+        return {service: source() for service, source in sources.items() if source is not None}
 
     async def reading(self) -> Reading:
         """The live values of /metrics (unknown ones None)."""
@@ -130,7 +136,7 @@ class StatusBoard:
             stream_silence=_silence(stream),
             api_used=None if limits is None else limits.used, api_max=None if limits is None else limits.max,
             paused=None if self.pause is None else self.pause.remaining() > 0,
-            auth_operator_required=None if self.operator_required is None else self.operator_required() is not None,
+            auth_operator_required={service: why is not None for service, why in self._refusals().items()} or None,
         )
 
     async def report(self) -> dict[str, Any]:
@@ -140,12 +146,16 @@ class StatusBoard:
         queues, dead, store_problem = await self._queues()
         dependencies: dict[str, dict[str, Any]] = {"store": _state(failing.get("store") or store_problem)}
         problems = await self.health.dependency_problems()
-        refused = self.operator_required() if self.operator_required else None
-        if refused is not None:  # known now, without asking Salesforce
-            problems["salesforce"] = safe_text(f"login refused, an operator must act: {refused}", 300)
+        refusals = self._refusals()
+        for service, why in refusals.items():
+            if why is not None:  # known now, without asking Salesforce or the POS
+                problems[service] = safe_text(f"login refused, an operator must act: {why}", 300)
         if "salesforce" in problems:
-            dependencies["salesforce"] = {**_state(problems["salesforce"]), "operator_required": refused is not None,
+            dependencies["salesforce"] = {**_state(problems["salesforce"]),
+                                          "operator_required": refusals.get("salesforce") is not None,
                                           "api": self._api()}
+        if "pos" in problems and "pos" in refusals:
+            dependencies["pos"] = {**_state(problems["pos"]), "operator_required": refusals["pos"] is not None}
         if self.stream is not None:
             dependencies["stream"] = self._stream()
         for name, problem in problems.items():
@@ -195,8 +205,11 @@ class StatusBoard:
             return {"paused": False, "reason": None, "resumes_in_seconds": 0}
         limits = self.limits() if self.limits else None
         why = "an API limit was reached (Salesforce REQUEST_LIMIT_EXCEEDED or the POS rate limit)"
-        if self.operator_required is not None and self.operator_required() is not None:
-            why = "Salesforce refused the credentials (an operator must fix them; see the salesforce reason)"
+        refused = [service for service, reason in self._refusals().items() if reason is not None]
+        if refused:
+            names = " and ".join({"salesforce": "Salesforce", "pos": "the POS"}[s] for s in refused)
+            why = (f"{names} refused the credentials (an operator must fix them; see the "
+                   f"{' and '.join(refused)} reason{'s' if len(refused) > 1 else ''})")
         elif limits is not None and limits.low(0.05):
             why = f"Salesforce API allowance nearly spent ({limits.remaining} of {limits.max} left)"
         return {"paused": True, "reason": f"{why}; the inbox keeps filling",

@@ -161,6 +161,20 @@ def test_secrets_reach_the_worker_as_files_only(tmp_path: Path) -> None:
     assert config.auth.client_secret is not None
     assert config.auth.client_secret.get_secret_value() == "secret-sf_client_secret"
     assert config.worker.webhook.api_key.get_secret_value() == "secret-webhook_api_key"
+    assert [key.get_secret_value() for key in config.worker.spi.api_keys] == ["secret-spi_api_keys"]
+
+
+def test_spi_keys_are_one_secret_file_with_one_key_per_line(tmp_path: Path) -> None:
+    """The SPI keys come from one mounted Secret key, read as one key per line, as the manifest ships them."""
+    secret = _kind("Secret")["stringData"]
+    text = _kind("ConfigMap")["data"]["config.yaml"]
+    assert yaml.safe_load(text)["worker"]["spi"] == {"api_keys_file": "/run/secrets/oms/spi_api_keys"}
+    for key, value in secret.items():
+        (tmp_path / key).write_text(value, encoding="utf-8")
+    config = parse_config(yaml.safe_load(text.replace("/run/secrets/oms/", f"{tmp_path}/")), env={})
+    assert [key.get_secret_value() for key in config.worker.spi.api_keys] == [
+        line for line in secret["spi_api_keys"].splitlines() if line.strip()]
+    assert len(config.worker.spi.api_keys) == 2
 
 
 def test_metrics_are_scraped_by_annotations_or_podmonitor() -> None:

@@ -11,6 +11,12 @@
 
 The token is cached and refreshed single-flight (one lock shared by all callers) shortly before it expires and
 when the POS answers 401 (:meth:`PosAuth.invalidate`). Secrets never appear in reprs, logs or error messages.
+
+A token endpoint that refuses the client credentials (a 4xx other than 408/429: ``invalid_client``,
+``invalid_grant``, ...) is held as :mod:`worker.auth_hold` says, exactly like the Salesforce login: no token
+request for 15 minutes, none after 3 refusals until a restart; meanwhile every call raises
+:class:`~worker.auth_hold.CredentialsRefused` at once (outbound work pauses), ``operator_required`` says why
+(``/status``, ``oms_auth_operator_required{service="pos"}``) and ``pos_auth_needs_operator`` is logged per refusal.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any, Literal, Protocol
 import aiohttp
 import structlog
 
+from worker.auth_hold import OperatorHold
 from worker.config import PosConfig
 from worker.errors import AuthenticationError, ConfigError, PermanentError, TransientError
 
@@ -93,10 +100,16 @@ class _TokenAuth:
         self.token_url = resolve_token_url(config)
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
+        self._hold = OperatorHold("pos", clock=clock, log_fields={"mode": config.auth.mode})
         self.fetches = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(token_url={self.token_url!r}, cached={self._token is not None})"
+
+    @property
+    def operator_required(self) -> str | None:
+        """Why the POS login needs an operator (the refusal, no secret), or None while logins work."""
+        return self._hold.reason
 
     async def _access_token(self) -> str:
         token = self._token
@@ -106,7 +119,12 @@ class _TokenAuth:
             token = self._token
             if token is not None and self._clock() < token.refresh_at:
                 return token.value
-            value, ttl = await self._fetch()
+            self._hold.check()  # refused credentials: no request until the hold ends (callers queued here too)
+            try:
+                value, ttl = await self._fetch()
+            except AuthenticationError as exc:
+                raise self._hold.refuse(exc) from None
+            self._hold.cleared()
             self._token = _Token(value, _refresh_at(self._clock(), ttl))
             return value
 
@@ -157,7 +175,7 @@ class _TokenAuth:
         if status >= 400:
             code = str(body.get("error") or body.get("errorCode") or "") or None
             message = str(body.get("error_description") or body.get("errorMessage") or f"HTTP {status}")
-            if status >= 500 or status == 429:
+            if status >= 500 or status in (408, 429):
                 raise TransientError("pos", f"token endpoint: {message}", status=status, code=code)
             raise AuthenticationError("pos", f"token endpoint refused the client credentials: {message}",
                                       status=status, code=code)

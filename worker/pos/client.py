@@ -8,7 +8,9 @@ attempt; never headers or bodies), error mapping through :func:`worker.errors.po
 * a 401 invalidates the token and is retried once, immediately, with a fresh token;
 * a connection that could not be opened is transient for every method (nothing was sent);
 * a connection lost or timed out *after* sending is ``OutcomeUnknown`` for a non-idempotent POST, which is
-  never re-sent blindly (the caller must look first); idempotent calls are simply retried.
+  never re-sent blindly (the caller must look first); idempotent calls are simply retried;
+* refused client credentials (:class:`~worker.auth_hold.CredentialsRefused`, see :mod:`worker.pos.auth`) are
+  raised at once, never retried or waited for here: the queue runner pauses outbound work instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Literal
 import aiohttp
 import structlog
 
+from worker.auth_hold import CredentialsRefused
 from worker.config import PosConfig
 from worker.errors import OutcomeUnknown, PermanentError, ServiceError, TransientError, pos_error
 from worker.retry import RetryPolicy, retrying
@@ -38,7 +41,7 @@ MAX_PAGES = 10_000
 
 
 class _Final(Exception):
-    """Carries an error that must not be retried (OutcomeUnknown is a TransientError subclass)."""
+    """Carries an error that must not be retried (OutcomeUnknown and CredentialsRefused are TransientErrors)."""
 
     def __init__(self, error: ServiceError) -> None:
         super().__init__(str(error))
@@ -130,7 +133,7 @@ class PosClient(PosApi):
         async def call() -> tuple[int, Any]:
             try:
                 return await send_once()
-            except OutcomeUnknown as exc:
+            except (OutcomeUnknown, CredentialsRefused) as exc:
                 raise _Final(exc) from None
 
         try:

@@ -10,13 +10,13 @@ Flows: ``password`` (deprecated by Salesforce; warned once), ``client_credential
 host), ``jwt_bearer`` (RS256 assertion, 3-minute expiry) and ``refresh_token``. Token endpoint errors
 ``{"error", "error_description"}`` (``invalid_grant``, ``invalid_client``, ``invalid_client_id``,
 ``unsupported_grant_type``, ``inactive_user``, ``inactive_org``, ...) mean the credentials need an operator, and
-every password attempt counts towards the user's lock-out. So after a refusal no token request is sent for
-``OPERATOR_HOLD_SECONDS`` (15 min); after ``OPERATOR_MAX_REFUSALS`` refusals in a row none at all until the worker
-restarts (the fix, new credentials, is read at start). Meanwhile :meth:`TokenProvider.token` raises
-:class:`CredentialsRefused` at once (an AuthenticationError that the queue runner treats like a spent allowance:
-outbound work pauses instead of dead-lettering), ``TokenProvider.operator_required`` says why (``/status``,
-``oms_auth_operator_required``), and one ``salesforce_auth_needs_operator`` event is logged per refusal. 5xx answers
-and network failures are transient and retried with backoff.
+every password attempt counts towards the user's lock-out. So they are held as :mod:`worker.auth_hold` says (the
+rule the POS token shares): after a refusal no token request is sent for ``OPERATOR_HOLD_SECONDS`` (15 min); after
+``OPERATOR_MAX_REFUSALS`` refusals in a row none at all until the worker restarts. Meanwhile
+:meth:`TokenProvider.token` raises :class:`CredentialsRefused` at once (outbound work pauses instead of
+dead-lettering), ``TokenProvider.operator_required`` says why (``/status``,
+``oms_auth_operator_required{service="salesforce"}``), and one ``salesforce_auth_needs_operator`` event is logged per
+refusal. 5xx answers and network failures are transient and retried with backoff.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ import aiohttp
 import jwt
 import structlog
 
+from worker.auth_hold import OPERATOR_HOLD_SECONDS as OPERATOR_HOLD_SECONDS  # re-exported: the rule's names
+from worker.auth_hold import OPERATOR_MAX_REFUSALS as OPERATOR_MAX_REFUSALS
+from worker.auth_hold import CredentialsRefused as CredentialsRefused
+from worker.auth_hold import OperatorHold
 from worker.config import AuthConfig, SalesforceConfig
-from worker.errors import AuthenticationError, LimitExceeded, TransientError
+from worker.errors import AuthenticationError, TransientError
 from worker.retry import RetryPolicy, retrying
 
 log = structlog.get_logger(__name__)
@@ -45,13 +49,6 @@ JWT_LIFETIME_SECONDS = 180
 LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
 # Token requests are idempotent (a second token is harmless): retry network failures and 5xx answers.
 TOKEN_RETRY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=10.0, retry_on=(TransientError,))
-OPERATOR_HOLD_SECONDS = 900.0  # after refused credentials: no token request for 15 minutes
-OPERATOR_MAX_REFUSALS = 3  # refusals in a row, then no token request until the worker restarts
-
-
-class CredentialsRefused(AuthenticationError, LimitExceeded):
-    """The token endpoint refused the credentials; an operator must fix them. Being a LimitExceeded too, it pauses
-    outbound work for ``retry_after`` seconds instead of using up the jobs' attempts."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +98,7 @@ class TokenProvider:
         self._private_key: str | None = None
         self._refresh_token = auth.refresh_token.get_secret_value() if auth.refresh_token else None
         self.fetches = 0  # token requests that succeeded (tests and metrics)
-        self._refused: AuthenticationError | None = None  # the last refusal, until a token is issued again
-        self._refusals = 0
-        self._retry_at: float | None = None  # next token request allowed (clock time); None: after a restart
+        self._hold = OperatorHold("salesforce", clock=clock, log_fields={"flow": auth.flow})
         if auth.flow == "client_credentials" and (urlsplit(self._url).hostname or "") in LOGIN_HOSTS:
             log.warning("client_credentials_needs_my_domain", token_host=urlsplit(self._url).hostname)
 
@@ -123,23 +118,14 @@ class TokenProvider:
     @property
     def operator_required(self) -> str | None:
         """Why the Salesforce login needs an operator (the refusal, no secret), or None while logins work."""
-        if self._refused is None:
-            return None
-        return f"{self._refused.describe()}; {self._next_attempt()}"
-
-    def _next_attempt(self) -> str:
-        if self._retry_at is None:
-            return "fix the credentials, then restart the worker (no more token requests until then)"
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._retry_at))
-        return f"fix the credentials; next token request at {at} (or restart the worker)"
+        return self._hold.reason
 
     async def token(self) -> Token:
         """The cached token, or a fresh one; concurrent callers share one in-flight request. While refused
         credentials are held (see the module docstring) raises :class:`CredentialsRefused` without a request."""
         if self._token is not None:
             return self._token
-        if self._refused is not None and (self._retry_at is None or self._clock() < self._retry_at):
-            raise self._held(self._refused)
+        self._hold.check()
         if self._inflight is None or self._inflight.done():
             self._inflight = asyncio.ensure_future(self._fetch())
         # shield: one caller being cancelled must not cancel the request the others wait for
@@ -155,25 +141,11 @@ class TokenProvider:
         try:
             token = await retrying(self._retry, self._request_token, what="salesforce token request")
         except AuthenticationError as exc:
-            self._hold(exc)
-            raise self._held(exc) from None
+            raise self._hold.refuse(exc) from None
         self._token = token
-        self._refused, self._refusals, self._retry_at = None, 0, None
+        self._hold.cleared()
         self.fetches += 1
         return token
-
-    def _hold(self, refusal: AuthenticationError) -> None:
-        self._refused = refusal
-        self._refusals += 1
-        final = self._refusals >= OPERATOR_MAX_REFUSALS
-        self._retry_at = None if final else self._clock() + OPERATOR_HOLD_SECONDS
-        log.error("salesforce_auth_needs_operator", flow=self._auth.flow, code=refusal.code, status=refusal.status,
-                  reason=refusal.message, refusals=self._refusals,
-                  next_attempt_in_seconds=None if final else OPERATOR_HOLD_SECONDS, action=self._next_attempt())
-
-    def _held(self, refusal: AuthenticationError) -> CredentialsRefused:
-        return CredentialsRefused("salesforce", f"{refusal.message} ({self._next_attempt()})", status=refusal.status,
-                                  code=refusal.code, retry_after=OPERATOR_HOLD_SECONDS)
 
     def _form(self) -> dict[str, str]:
         a, sf = self._auth, self._sf

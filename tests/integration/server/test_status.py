@@ -186,4 +186,4 @@ async def test_refused_credentials_show_as_needing_an_operator_in_status_and_met
     assert salesforce["reason"] == ("login refused, an operator must act: salesforce 400 invalid_grant: "
                                     "authentication failure; fix the credentials")
     assert "refused the credentials" in body["outbound"]["reason"]
-    assert "oms_auth_operator_required 1.0" in (await get(served, "/metrics", accept="*/*"))[2]
+    assert 'oms_auth_operator_required{service="salesforce"} 1.0' in (await get(served, "/metrics", accept="*/*"))[2]
