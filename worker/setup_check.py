@@ -20,7 +20,6 @@ from worker.flows.sale_lookups import SaleLookupCache, SetupRecord
 
 # OrderDeliveryMethod per order type, as the guide's defaults: take-with, pickup later, endless aisle
 # (the name is <fulfillmentType>-<fulfillmentSubType> of the sale's lines).
-GUIDE_DELIVERY_METHODS = ("IN_STORE-DEFAULT", "IN_STORE-PICKUP_LATER", "ONLINE-DEFAULT")
 
 
 class SetupApi(Protocol):
@@ -30,7 +29,8 @@ class SetupApi(Protocol):
 
 
 def delivery_methods(config: Config) -> tuple[str, ...]:
-    return GUIDE_DELIVERY_METHODS
+    """The OrderDeliveryMethod names the POS order types map to (salesforce.delivery_methods)."""
+    return tuple(dict.fromkeys(config.salesforce.delivery_methods.values()))
 
 
 def gateway_keys(config: Config) -> dict[str, str]:

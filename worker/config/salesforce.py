@@ -99,9 +99,30 @@ class SalesforceConfig(Frozen):
     card_payment_gateway_name: str | None = None
     OMSStatusesToProcess: tuple[str, ...] = ("Allocated",)
     fulfillment_rules: FulfillmentRules = FulfillmentRules()  # FO Type / delivery method -> POS type; tenders
+    # POS order type <FulfillmentType>-<FulfillmentSubType> -> OrderDeliveryMethod name (the guide's defaults; the
+    # POS's CMS lets a merchant rename them). A type not listed uses its own key as the name.
+    delivery_methods: dict[str, str] = Field(default_factory=lambda: {
+        "IN_STORE-DEFAULT": "IN_STORE-DEFAULT",  # in-store take-with
+        "IN_STORE-PICKUP_LATER": "IN_STORE-PICKUP_LATER",  # in-store, picked up later
+        "ONLINE-DEFAULT": "ONLINE-DEFAULT",  # endless aisle
+    })
     allow_insecure_local: bool = False
     ca_file: Path | None = None
     request_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("delivery_methods")
+    @classmethod
+    def _methods(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, name in value.items():
+            if not re.fullmatch(r"[A-Z_]+-[A-Z_]+", key):
+                raise ValueError(f'keys are POS order types such as IN_STORE-DEFAULT, got "{key}"')
+            if not name.strip() or len(name) > 255:
+                raise ValueError(f"{key}: expected an OrderDeliveryMethod name (1..255 characters)")
+        return value
+
+    def delivery_method_name(self, order_type: str) -> str:
+        """The OrderDeliveryMethod name of a POS order type (``IN_STORE-DEFAULT`` ...)."""
+        return self.delivery_methods.get(order_type, order_type)
 
     @field_validator("Service")
     @classmethod

@@ -157,7 +157,7 @@ def _payment_methods(g: _Graph, sale: PosSale, ctx: SaleContext, gateways: list[
 
 
 def _delivery_groups(
-    g: _Graph, sale: PosSale, ctx: SaleContext, order: str, pos: PosConfig
+    g: _Graph, sale: PosSale, ctx: SaleContext, order: str, pos: PosConfig, sf: SalesforceConfig
 ) -> dict[str, str]:
     """One OrderDeliveryGroup per delivery method used, in first-use order: key -> reference."""
     groups: dict[str, str] = {}
@@ -165,10 +165,11 @@ def _delivery_groups(
         key = line.delivery_key
         if key in groups:
             continue
-        method_id = ctx.delivery_method_ids.get(key)
+        name = sf.delivery_method_name(key)
+        method_id = ctx.delivery_method_ids.get(name)
         if not method_id:
             raise MappingError(
-                f"OrderDeliveryMethod {key!r} was not resolved", fields=["delivery_method_ids"]
+                f"OrderDeliveryMethod {name!r} was not resolved", fields=["delivery_method_ids"]
             )
         if line.fulfillmentType.value == "ONLINE" and sale.shippingAddress is None:
             raise MappingError(
@@ -276,7 +277,7 @@ def sale_to_graph(
         contact_id=ctx.bill_to_contact_id,
     )
     order = g.post("Order", ORDER_REF, order_body)
-    groups = _delivery_groups(g, sale, ctx, order, pos)
+    groups = _delivery_groups(g, sale, ctx, order, pos, sf)
     items = _order_items(g, sale, order, groups, products)
     _adjustments_and_taxes(g, sale, order, items)
     payment_group = g.post("PaymentGroup", "refPaymentGroup", {"SourceObjectId": order})

@@ -66,7 +66,7 @@ def sale_lookup_keys(sale: PosSale, *, pos: PosConfig, sf: SalesforceConfig) -> 
         account_name=seed,
         pricebook_name=seed,
         sales_channel_names=("POS", f"{seed}-POS"),
-        delivery_methods=tuple(dict.fromkeys(line.delivery_key for line in lines)),
+        delivery_methods=tuple(dict.fromkeys(sf.delivery_method_name(line.delivery_key) for line in lines)),
         skus=tuple(sale_skus(sale)),
         gateways=tuple(
             dict.fromkeys(name for t in paid_tenders(sale) if (name := gateway_name(t, sf=sf)) is not None)

@@ -70,6 +70,8 @@ def test_valid_base_config_parses() -> None:
         ("salesforce.ApiVersion", "49", 'salesforce.ApiVersion: expected vNN.N, got "49"'),
         ("salesforce.QueryApiVersion", "62", 'salesforce.QueryApiVersion: expected vNN.N, got "62"'),
         ("salesforce.OMSCustomField", "[{", "salesforce.OMSCustomField: expected a JSON array of"),
+        ("salesforce.delivery_methods", {"in store": "X"}, "salesforce.delivery_methods: keys are POS order types"),
+        ("salesforce.delivery_methods", {"IN_STORE-DEFAULT": " "}, "salesforce.delivery_methods: IN_STORE-DEFAULT:"),
         ("salesforce.OMSCustomField", [{"omsFieldName": "x__c", "posField": "ORDER_STORE_ID", "applyTo": []}],
          "salesforce.OMSCustomField.0.applyTo: must name at least one object"),
         ("salesforce.Service", "CLASSIC", 'salesforce.Service: must be LIGHTNING, got "CLASSIC"'),

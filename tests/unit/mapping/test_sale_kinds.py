@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -281,3 +282,19 @@ def test_unresolved_lookups_are_mapping_errors(
     """A delivery method or gateway missing from the context is a permanent MappingError."""
     with pytest.raises(MappingError, match=what):
         kit.build(sale_body(), sf, pos, context)
+
+
+def test_delivery_method_names_come_from_the_configured_table(kit: Any, sale_body: Any, sf: Any, pos: Any,
+                                                              builders: Any) -> None:
+    """salesforce.delivery_methods renames an order type's OrderDeliveryMethod (the POS CMS lets merchants do
+    so): the look-up asks for the configured name and the delivery group uses its Id; unlisted types keep their
+    own key as the name."""
+    sf = sf.model_copy(update={"delivery_methods": {"IN_STORE-DEFAULT": "Take With"}})
+    lines = [builders.sale_line("1", "SKU-0001"), builders.sale_line("2", "SKU-0002", sub="PICKUP_LATER")]
+    body = kit.with_lines(sale_body, lines, [{"paymentMethod": "Cash", "amountAuthorized": "20.00"}])
+    keys = sale_lookup_keys(PosSale.model_validate(body), pos=pos, sf=sf)
+    assert keys.delivery_methods == ("Take With", "IN_STORE-PICKUP_LATER")
+    ctx = dataclasses.replace(kit.ctx(), delivery_method_ids={"Take With": "2DmTW", "IN_STORE-PICKUP_LATER": "2DmPL"})
+    graph = kit.build(body, sf, pos, ctx)
+    groups = [n["body"]["OrderDeliveryMethodId"] for n in kit.nodes_of(graph, "OrderDeliveryGroup")]
+    assert groups == ["2DmTW", "2DmPL"]
