@@ -113,21 +113,28 @@ def detail_query(value: str, *, by: str = "OrderNumber") -> str:
     return quote_soql(
         "SELECT Id, OrderNumber, Status, OrderedDate, GrandTotalAmount, TotalTaxAmount, BillingEmailAddress, "
         "BillingPhoneNumber, Account.FirstName, Account.LastName, "
-        "(SELECT Id, Quantity, QuantityCanceled, QuantityReturned, QuantityReturnInitiated, UnitPrice, "
-        "TotalPrice, TotalTaxAmount, Type, StockKeepingUnit, Name FROM OrderItemSummaries), "
+        "(SELECT Id, Quantity, QuantityCanceled, QuantityReturned, QuantityReturnInitiated, QuantityAvailableToReturn, "
+        "QuantityAvailableToCancel, UnitPrice, TotalPrice, TotalTaxAmount, Type, StockKeepingUnit, Name "
+        "FROM OrderItemSummaries), "
         "(SELECT Id, DeliverToName, DeliverToCity, DeliverToPostalCode, OrderDeliveryMethodId "
         "FROM OrderDeliveryGroupSummaries) "
         f"FROM OrderSummary WHERE {by} = {{}} LIMIT 1", value)
 
 
-def returnable(item: dict[str, Any]) -> Decimal:
-    """Quantity a line can still return: ordered - canceled - returned - return already initiated.
+def _available(item: dict[str, Any], field: str) -> Decimal:
+    return max(Decimal(0), Decimal(str(item.get(field) or 0)))
 
-    An OrderItemSummary's ``Quantity`` is already ``QuantityOrdered - QuantityCanceled``, so only the returned
-    and return-initiated quantities come off it (taking ``QuantityCanceled`` off again counted cancels twice).
-    """
-    got = [Decimal(str(item.get(k) or 0)) for k in ("Quantity", "QuantityReturned", "QuantityReturnInitiated")]
-    return max(Decimal(0), got[0] - got[1] - got[2])
+
+def returnable(item: dict[str, Any]) -> Decimal:
+    """Quantity a line can still return, as OMS keeps it: ``QuantityAvailableToReturn`` (= QuantityFulfilled -
+    QuantityReturnInitiated). Quantity never fulfilled can't be returned; submit-return refuses more than this."""
+    return _available(item, "QuantityAvailableToReturn")
+
+
+def cancelable(item: dict[str, Any]) -> Decimal:
+    """Quantity a line can still cancel: ``QuantityAvailableToCancel`` (= ordered - canceled - allocated).
+    Quantity allocated to a FulfillmentOrder needs cancel-item there first; fulfilled quantity is returned instead."""
+    return _available(item, "QuantityAvailableToCancel")
 
 
 def order_detail(row: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +199,7 @@ async def cancel_order(request: web.Request) -> web.Response:
         return web.json_response({"errorCode": "INVALID_FIELD", "errorMessage":
                                   f"not product lines of this order: {', '.join(unknown)}"}, status=400)
     for item in products:
-        open_qty = returnable(item)
+        open_qty = cancelable(item)
         # items given: cancel only those lines; none given: cancel every open quantity
         qty = wanted.get(str(item["Id"]), Decimal(0)) if wanted else open_qty
         if qty > open_qty:
@@ -202,7 +209,8 @@ async def cancel_order(request: web.Request) -> web.Response:
             change.append({"orderItemSummaryId": item["Id"], "quantity": float(qty), "reason": reason,
                            "shippingReductionFlag": False})
     if not change:
-        return web.json_response({"errorCode": "NOTHING_TO_CANCEL", "errorMessage": "no open quantity"}, status=409)
+        return web.json_response({"errorCode": "NOTHING_TO_CANCEL", "errorMessage": "no quantity available to cancel "
+                                  "(allocated quantity is canceled on its fulfillment order first)"}, status=409)
     path = f"commerce/order-management/order-summaries/{rows[0]['Id']}/actions/submit-cancel"
     try:
         result = await sf.connect(path, {"changeItems": change})

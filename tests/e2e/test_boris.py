@@ -56,18 +56,36 @@ async def online_order(stack: Stack, customer: dict[str, str], lines: list[dict[
 
 
 async def posted_sale(stack: Stack, lines: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    """A POS in-store sale, waited for until the worker posted it with an OrderSummary; (sale, summary id)."""
+    """A POS in-store sale, waited for until the worker posted it with an OrderSummary and fulfilled its take-with
+    lines (only fulfilled quantity can be returned); (sale, summary id)."""
     sale = await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256",
                                                    "lines": lines})
     found: list[str] = []
 
-    async def summarized() -> bool:
+    async def fulfilled() -> bool:
         orders = {o["Id"] for o in await sf_records(stack, "Order", OrderReferenceNumber=sale["orderId"])}
         found[:] = [s["Id"] for s in await sf_records(stack, "OrderSummary") if s["OriginalOrderId"] in orders]
-        return bool(found)
+        items = await sf_records(stack, "OrderItemSummary", OrderSummaryId=found[0]) if found else []
+        return bool(items) and all(float(i["QuantityFulfilled"]) == float(i["QuantityOrdered"]) for i in items)
 
-    await eventually(summarized, what=f"sale {sale['orderId']} posted with an OrderSummary")
+    await eventually(fulfilled, what=f"sale {sale['orderId']} posted with an OrderSummary and fulfilled")
     return sale, found[0]
+
+
+async def fulfil_online(stack: Stack, summary_id: str) -> None:
+    """The customer picks the web order up: its FulfillmentOrder goes to Fulfilled."""
+    for fo in await sf_records(stack, "FulfillmentOrder", OrderSummaryId=summary_id):
+        await sf_rest(stack, "PATCH", f"sobjects/FulfillmentOrder/{fo['Id']}", {"Status": "Fulfilled"})
+
+
+async def release_online(stack: Stack, summary_id: str) -> None:
+    """The store gives the web order up: every line of its FulfillmentOrder is canceled (cancel-item), so the
+    quantity is no longer allocated and can be canceled on the OrderSummary."""
+    for fo in await sf_records(stack, "FulfillmentOrder", OrderSummaryId=summary_id):
+        lines = await sf_records(stack, "FulfillmentOrderLineItem", FulfillmentOrderId=fo["Id"])
+        await sf_rest(stack, "POST", f"commerce/fulfillment/fulfillment-orders/{fo['Id']}/actions/cancel-item", {
+            "fulfillmentOrderLineItemsToCancel": [{"fulfillmentOrderLineItemId": line["Id"],
+                                                   "quantity": line["Quantity"]} for line in lines]})
 
 
 async def return_calls(stack: Stack, summary_id: str) -> dict[str, int]:
@@ -132,10 +150,16 @@ async def test_wrong_api_key_is_401_with_an_empty_body(tmp_path: Path) -> None:
 
 
 async def test_detail_matches_the_order(tmp_path: Path) -> None:
-    """GET_ORDER_DETAIL lists the order's product lines with SKU, quantity, price and returnable quantity."""
+    """GET_ORDER_DETAIL lists the order's product lines with SKU, quantity, price and returnable quantity (OMS's
+    QuantityAvailableToReturn: nothing before pickup, every unit after)."""
     async with emulators() as stack, worker(stack, tmp_path) as running:
         summary = await online_order(stack, {"first_name": "Zelda", "last_name": "Quorn"},
                                      [{"sku": "SKU-0001", "quantity": 3}, {"sku": "SKU-0003", "quantity": 1}])
+        status, _, detail = await spi(stack, running, "GET", f"/{summary['OrderNumber']}")
+        assert status == 200, detail
+        assert [line["returnableQuantity"] for line in detail["orderProductList"]] == [0.0, 0.0]
+        assert detail["canReturn"] == "FALSE"  # allocated to the store, not picked up yet: nothing to return
+        await fulfil_online(stack, summary["Id"])
         status, _, detail = await spi(stack, running, "GET", f"/{summary['OrderNumber']}")
         assert status == 200, detail
         items = {i["Id"]: i for i in await sf_records(stack, "OrderItemSummary", OrderSummaryId=summary["Id"])}
@@ -147,6 +171,7 @@ async def test_detail_matches_the_order(tmp_path: Path) -> None:
             assert line["productId"] == items[item_id]["StockKeepingUnit"]
             assert line["quantity"] == float(items[item_id]["QuantityOrdered"])
             assert line["returnableQuantity"] == float(items[item_id]["QuantityOrdered"])
+            assert line["returnableQuantity"] == float(items[item_id]["QuantityAvailableToReturn"])
             assert line["price"] == round(float(items[item_id]["UnitPrice"]), 2)
         assert sorted((ln["productId"], ln["quantity"]) for ln in lines.values()) == [("SKU-0001", 3.0),
                                                                                         ("SKU-0003", 1.0)]
@@ -225,11 +250,15 @@ async def test_over_return_is_refused_and_creates_nothing(tmp_path: Path) -> Non
 
 
 async def test_online_cancel_submits_cancel(tmp_path: Path) -> None:
-    """The cancel SPI calls submit-cancel: a partial line cancel, then the rest; quantities follow; over-cancel 400."""
+    """The cancel SPI calls submit-cancel: a partial line cancel, then the rest; quantities follow; over-cancel 400;
+    quantity still allocated to a FulfillmentOrder is not cancelable (409, nothing sent)."""
     async with emulators() as stack, worker(stack, tmp_path) as running:
         summary = await online_order(stack, {"first_name": "Zelda"},
                                      [{"sku": "SKU-0001", "quantity": 3}, {"sku": "SKU-0004", "quantity": 1}])
         number = summary["OrderNumber"]
+        status, _, body = await spi(stack, running, "POST", f"/{number}/cancel")
+        assert status == 409 and body["errorCode"] == "NOTHING_TO_CANCEL", body  # all allocated to the store
+        await release_online(stack, summary["Id"])
         items = {i["StockKeepingUnit"]: i for i in await sf_records(stack, "OrderItemSummary",
                                                                     OrderSummaryId=summary["Id"])}
         tee = items["SKU-0001"]["Id"]
@@ -244,8 +273,8 @@ async def test_online_cancel_submits_cancel(tmp_path: Path) -> None:
         assert len(change) == 1 and change[0]["Reason"] == "Wrong Item"
 
         status, _, detail = await spi(stack, running, "GET", f"/{number}")
-        assert {ln["productId"]: ln["returnableQuantity"] for ln in detail["orderProductList"]} == {
-            "SKU-0001": 2.0, "SKU-0004": 1.0}
+        assert {ln["productId"]: (ln["quantity"], ln["returnableQuantity"]) for ln in detail["orderProductList"]} == {
+            "SKU-0001": (2.0, 0.0), "SKU-0004": (1.0, 0.0)}  # nothing was fulfilled, so nothing is returnable
         status, _, body = await spi(stack, running, "POST", f"/{number}/cancel",
                                     body={"items": [{"orderItemId": tee, "quantity": 3}]})
         assert status == 400 and body["errorCode"] == "OVER_CANCEL"

@@ -72,4 +72,43 @@ async def test_a_lost_answer_mid_return_is_looked_up_not_repeated(tmp_path: Path
         assert len(changes) == 1
         assert len(await records(stack, "CreditMemo", ReferenceEntityId=record.order_summary_id)) == 1
         (item,) = await records(stack, "OrderItemSummary", OrderSummaryId=record.order_summary_id)
-        assert float(item["QuantityReturned"]) + float(item.get("QuantityReturnInitiated") or 0) == 1.0
+        assert float(item["QuantityReturned"]) == 1.0  # returned once, not twice
+        assert float(item["QuantityFulfilled"]) == 3.0 and float(item["QuantityAvailableToReturn"]) == 2.0
+
+
+async def test_a_return_resumed_after_more_was_fulfilled_is_not_sent_again(tmp_path: Path) -> None:
+    """A lost submit-return resumed after more of the line was fulfilled (available to return rose again) finds the
+    change order that landed: one unit returned, one change order, one credit memo."""
+    async with emulators() as stack, poster(stack, tmp_path) as (_, sf, store):
+        order = (await stack.sf_admin("POST", "scenario/orders", {
+            "count": 1, "kind": "BOPIS", "store": "256", "lines": [{"sku": "SKU-0001", "quantity": 3}]}))["orders"][0]
+        summary_id, first_fo = order["order_summary_id"], order["fulfillment_order_id"]
+        # the store hands over one of three now: two are released from the first FO, which is then fulfilled
+        await sf.connect(f"commerce/fulfillment/fulfillment-orders/{first_fo}/actions/cancel-item", {
+            "fulfillmentOrderLineItemsToCancel": [{"fulfillmentOrderLineItemId": order["lines"][0]["foli_id"],
+                                                   "quantity": 2}]})
+        await sf.update("FulfillmentOrder", first_fo, {"Status": "Fulfilled"})
+        (item,) = await records(stack, "OrderItemSummary", OrderSummaryId=summary_id)
+        (group,) = await records(stack, "OrderDeliveryGroupSummary", OrderSummaryId=summary_id)
+        (location,) = await records(stack, "Location", warehouseID__c="256")
+        second = await sf.connect("commerce/fulfillment/fulfillment-orders", {
+            "orderSummaryId": summary_id, "orderDeliveryGroupSummaryId": group["Id"], "fulfillmentGroups": [{
+                "fulfilledFromLocationId": location["Id"], "fulfillmentType": "In Store Pickup",
+                "orderItemSummaries": [{"orderItemSummaryId": item["Id"], "quantity": 2}]}]})
+        returned = {"orderId": "R-256-1", "returnProductList": [{
+            "originalOrderId": order["order_number"], "originalOrderItemId": item["Id"], "productId": "SKU-0001",
+            "quantity": 1}]}
+        lost = losing(sf, "/actions/submit-return")
+        returns = ReturnProcessor(store, sf, Metrics(), settle_seconds=SETTLE)
+        with pytest.raises(OutcomeUnknown):
+            await returns.process(returned)
+        assert lost
+        # meanwhile the other two are picked up: available to return goes from 0 back up to 2
+        await sf.update("FulfillmentOrder", second["fulfillmentOrderIds"][0], {"Status": "Fulfilled"})
+        await asyncio.sleep(SETTLE + 0.1)
+        await returns.process(returned)
+        (item,) = await records(stack, "OrderItemSummary", OrderSummaryId=summary_id)
+        assert float(item["QuantityReturned"]) == 1.0 and float(item["QuantityAvailableToReturn"]) == 2.0
+        changes = [o for o in await records(stack, "Order") if o.get("RelatedOrderId") == order["order_id"]]
+        assert len(changes) == 1
+        assert len(await records(stack, "CreditMemo", ReferenceEntityId=summary_id)) == 1

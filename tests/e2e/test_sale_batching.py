@@ -26,10 +26,10 @@ pytestmark = pytest.mark.e2e
 
 
 @asynccontextmanager
-async def poster(stack: Stack, tmp: Path, settle: float = 0.0,
+async def poster(stack: Stack, tmp: Path, settle: float = 0.0, **worker: Any,
                  ) -> AsyncIterator[tuple[SalePoster, SalesforceRest, Store]]:
     config = worker_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp / 'state.db'}",
-                           effect_settle_seconds=settle)
+                           effect_settle_seconds=settle, **worker)
     store = await open_store(config.worker.store_url)
     async with aiohttp.ClientSession() as session:
         tokens = TokenProvider(config.salesforce, config.auth, session)
@@ -60,8 +60,9 @@ async def orders_by_reference(stack: Stack) -> dict[str, int]:
     return counts
 
 
-async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_each(tmp_path: Path) -> None:
-    """Twenty warm sales claimed together cost one /composite/graph call and one OrderSummary call each."""
+async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_and_fulfilment_each(tmp_path: Path) -> None:
+    """Twenty warm take-with sales claimed together cost one /composite/graph call, one OrderSummary call each, and
+    for their fulfilment one SOQL, one FulfillmentOrder create each and one status PATCH."""
     async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
         warm = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
         first = Outcome()
@@ -69,10 +70,13 @@ async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_each(tmp_p
         assert first.failed == [] and len(first.done) == 1
         jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1 + n % 3}] for n in range(20)])
         before = sf.calls_made
+        await stack.sf_admin("POST", "counters/reset")
         outcome = Outcome()
         await post.handle(jobs, outcome)
         assert outcome.failed == [] and sorted(outcome.done) == sorted(j.id for j in jobs)
-        assert sf.calls_made - before == 1 + 20
+        assert sf.calls_made - before == 1 + 20 + (1 + 20 + 1)
+        by_kind = {k: v for k, v in (await stack.sf_admin("GET", "counters"))["by_kind"].items() if v}
+        assert by_kind == {"composite_graph": 1, "connect": 20 + 20, "query": 1, "collections": 1}
         counts = await orders_by_reference(stack)
         assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
 
@@ -121,8 +125,11 @@ async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp
         retry = Outcome()
         await post.handle(again, retry)
         assert retry.failed == [] and len(retry.done) == 4
-        assert sf.calls_made - before == 2 + 4  # one Order and one OrderSummary look-up, then 4 summaries
+        # one Order and one OrderSummary look-up, then 4 summaries; the fulfilment: one SOQL, the store's Location
+        # (first look-up of this poster), 4 FulfillmentOrder creates, one status PATCH
+        assert sf.calls_made - before == 2 + 4 + (1 + 1 + 4 + 1)
         counts = await orders_by_reference(stack)
         assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
+        assert len((await stack.sf_admin("GET", "records/FulfillmentOrder"))["records"]) == 4
         summaries = await stack.sf_admin("GET", "records/OrderSummary")
         assert summaries["totalSize"] >= 4

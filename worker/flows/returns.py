@@ -3,8 +3,9 @@
 Each step's result is recorded (store meta keyed by the POS return id) before the next step, so a retry after a
 crash or a lost answer resumes at the first unfinished step instead of returning the goods twice. Return lines
 are matched to OrderItemSummaries by the POS line's original id when it is one (BORIS: the POS got it from our
-order-detail SPI), else by SKU with quantity still returnable (never trusting a POS line id alone). Asking to
-return more than is returnable is refused with a clear permanent error.
+order-detail SPI), else by SKU with quantity still returnable (never trusting a POS line id alone). Returnable is
+OMS's own ``QuantityAvailableToReturn`` (fulfilled - return initiated): asking for more is refused with a clear
+permanent error before any call.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ MEMO_EFFECT = "credit_memo"
 def _ambiguous(action: str, key: str, found: int) -> PermanentError:
     return PermanentError("salesforce", f"{action} for {key} was sent before but {found} records match it; check "
                           "the OrderSummary and finish the refund by hand", code="RETURN_AMBIGUOUS")
+
+
+def _returned(item: dict[str, Any]) -> Decimal:
+    """Quantity returned or pending return: ``QuantityReturnInitiated`` includes the returned quantity (Object
+    Reference, OrderItemSummary); the larger of the two in case an org counts only ``QuantityReturned``."""
+    return max(Decimal(str(item.get(k) or 0)) for k in ("QuantityReturnInitiated", "QuantityReturned"))
 # POS return reason codes -> OrderItemSummaryChange.Reason picklist values (salesforce-wire.md 5.5: reason must be
 # a picklist value). A value that already is one of these labels passes through; anything else becomes Unknown.
 def change_reason(pos_reason: Any, reasons: Mapping[str, str] = DEFAULT_RETURN_REASONS,
@@ -114,22 +121,33 @@ class ReturnProcessor:
                              summary: dict[str, Any], base: str) -> str:
         """submit-return exactly once. The plan and each line's returnable quantity *after* it (the target) are
         stored before the call, and the call is noted; a later attempt waits out the settle window, then sends
-        only what is still above the target, and when nothing is, finds the change order that landed."""
+        only what is still above the target, and when nothing is, finds the change order that landed.
+
+        The target is also kept as the line's returned quantity after the call (``initiated``), and a resume
+        measures that: only returns move it, while fulfilment between attempts (a BOPIS line picked up) raises
+        the available quantity and would otherwise look like a return that never landed."""
         items = ((summary.get("OrderItemSummaries") or {}).get("records")) or []
         current = {str(i["Id"]): returnable(i) for i in items}
+        returned = {str(i["Id"]): _returned(i) for i in items}
         if "targets" not in state:
             change = plan_return(lines, items, reasons=self.returns.reason_map,
                                  default_reason=self.returns.default_reason)
             state["change"] = change
             state["targets"] = {c["orderItemSummaryId"]: str(current[c["orderItemSummaryId"]]
                                                              - Decimal(str(c["quantity"]))) for c in change}
+            state["initiated"] = {c["orderItemSummaryId"]: str(returned[c["orderItemSummaryId"]]
+                                                               + Decimal(str(c["quantity"]))) for c in change}
             await self.store.meta_set(key, json.dumps(state))
         else:
             await self.effects.check(RETURN_EFFECT, key, "the submit-return call")
         send = []
         for item in state["change"]:
             item_id = item["orderItemSummaryId"]
-            left = current.get(item_id, Decimal(0)) - Decimal(state["targets"][item_id])
+            if "initiated" in state:
+                left = Decimal(state["initiated"][item_id]) - returned.get(item_id, Decimal(0))
+            else:  # a return planned by an older version: available-to-return targets only
+                left = current.get(item_id, Decimal(0)) - Decimal(state["targets"][item_id])
+            left = min(left, Decimal(str(item["quantity"])))  # never more than was planned
             if left > 0:
                 send.append({**item, "quantity": float(left)})
         if not send:  # an earlier call landed and its answer was lost

@@ -2,7 +2,9 @@
 
 ``Order.OrderReferenceNumber`` = POS order id makes a post detectable. Sales never sent go out together: the
 graphs of a claimed batch share ``/composite/graph`` requests (up to 75 graphs / 500 nodes / 15 node types, each
-graph atomic on its own), so a burst costs one graph call per request plus one OrderSummary call per sale.
+graph atomic on its own), so a burst costs one graph call per request plus one OrderSummary call per sale. Then
+the batch's take-with lines are fulfilled (:mod:`.sale_fulfilment`: one SOQL, one create per sale, one PATCH), so
+they can be returned; the sale record is written only after that, so a retry resumes the step.
 
 Whether a sale may already be in Salesforce is decided from durable records, never from attempt counters: right
 before a graph request (after confirming the jobs' leases) the store notes that the sale's graph was sent. Any
@@ -39,6 +41,7 @@ from worker.store import Job, SaleRecord, Store
 
 from .effects import Effects, settle_seconds, settling_error
 from .runner import Outcome
+from .sale_fulfilment import FulfilmentApi, TakeWithFulfiller
 from .sale_lookups import LookupApi, SaleLookupCache
 
 log = structlog.get_logger(__name__)
@@ -47,7 +50,7 @@ SALE_EFFECT = "sale"  # store.note_effects kind: the sale's graph was sent (key:
 LOOKUP_CHUNK = 200  # references per look-up SOQL (well inside the URI and IN-list limits)
 
 
-class PostingApi(LookupApi, Protocol):
+class PostingApi(LookupApi, FulfilmentApi, Protocol):
     async def composite_graph(self, graphs: list[dict[str, Any]]) -> list[Any]: ...
     async def connect(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -79,6 +82,7 @@ class SalePoster:
         self.api_version = config.salesforce.graph_api_version  # node URLs match the graph request's version
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
         self.effects = Effects(store, settle_seconds(config))
+        self.fulfiller = TakeWithFulfiller(salesforce, config, self.effects, concurrency=summary_concurrency)
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         """Sales never sent go out together; sales whose graph may have been sent are looked up first (batched)."""
@@ -184,13 +188,15 @@ class SalePoster:
         return waiting
 
     async def _finish_all(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome) -> None:
-        async def finish(item: _Pending, order_id: str, summary_id: str | None) -> None:
+        """OrderSummary per sale (noted first), then the batch's take-with fulfilment, then the sale record."""
+        summarized: list[tuple[_Pending, str, str | None]] = []
+
+        async def summarize(item: _Pending, order_id: str, summary_id: str | None) -> None:
             try:
                 async with self.summary_slots:
                     if not outcome.holds(item.job):
                         return  # the lease was lost: its new holder finds the Order and finishes
-                    await self._finish(item.sale, order_id, summary_id, item.bound)
-                outcome.complete(item.job)
+                    summarized.append((item, order_id, summary_id or await self._summary(item.sale, order_id)))
             except Exception as exc:
                 outcome.fail(item.job, exc)
 
@@ -204,13 +210,29 @@ class SalePoster:
                 return
         async with asyncio.TaskGroup() as group:
             for item, order_id, summary_id in items:
-                group.create_task(finish(item, order_id, summary_id))
+                group.create_task(summarize(item, order_id, summary_id))
+        try:  # fence before the fulfilment calls, as before the graph: a lost lease starts no further call
+            taking = [item.job for item, _, _ in summarized if self.fulfiller.wants(item.sale)]
+            lost = {job.id for job in taking} - {job.id for job in await outcome.confirm(taking)} if taking else set()
+            summarized = [s for s in summarized if s[0].job.id not in lost]
+            failed = await self.fulfiller.fulfil([(item.sale, summary_id) for item, _, summary_id in summarized])
+        except Exception as exc:
+            failed = {item.sale.orderId: exc for item, _, _ in summarized}
+        for item, order_id, summary_id in summarized:
+            try:
+                if item.sale.orderId in failed:
+                    raise failed[item.sale.orderId]
+                await self._finish(item.sale, order_id, summary_id, item.bound)
+                outcome.complete(item.job)
+            except Exception as exc:
+                outcome.fail(item.job, exc)
+
+    async def _summary(self, sale: PosSale, order_id: str) -> str | None:
+        answer = await self.salesforce.connect(SUMMARY_PATH, {
+            "orderId": order_id, "orderLifeCycleType": "MANAGED", "name": sale.orderId})
+        return str(answer.get("orderSummaryId") or "") or None
 
     async def _finish(self, sale: PosSale, order_id: str, summary_id: str | None, bound: Any) -> None:
-        if summary_id is None:
-            answer = await self.salesforce.connect(SUMMARY_PATH, {
-                "orderId": order_id, "orderLifeCycleType": "MANAGED", "name": sale.orderId})
-            summary_id = str(answer.get("orderSummaryId") or "") or None
         await self.store.sale_put(SaleRecord(pos_order_id=sale.orderId, order_id=order_id,
                                              order_summary_id=summary_id))
         self.metrics.sales_posted.inc()

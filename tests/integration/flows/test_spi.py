@@ -20,7 +20,8 @@ SUMMARY = {
     "Account": {"FirstName": "Ann", "LastName": "Lee"},
     "OrderItemSummaries": {"totalSize": 1, "done": True, "records": [
         {"Id": "10uA", "Type": "Order Product", "StockKeepingUnit": "SKU-1", "Name": "Tee", "Quantity": 2.0,
-         "QuantityCanceled": 0.0, "QuantityReturned": 1.0, "QuantityReturnInitiated": 0.0, "UnitPrice": 20.0,
+         "QuantityCanceled": 0.0, "QuantityReturned": 1.0, "QuantityReturnInitiated": 1.0, "UnitPrice": 20.0,
+         "QuantityAvailableToReturn": 1.0, "QuantityAvailableToCancel": 1.0,  # 3 ordered, 2 fulfilled, 1 returned
          "TotalPrice": 36.0, "TotalTaxAmount": 2.97}]},
     "OrderDeliveryGroupSummaries": None,
 }

@@ -9,16 +9,20 @@ import pytest
 from worker.config import ReturnsConfig
 from worker.errors import PermanentError
 from worker.flows.returns import plan_return
-from worker.spi import search_condition
+from worker.spi import cancelable, returnable, search_condition
 
+# Rows as detail_query reads them; what is returnable is OMS's QuantityAvailableToReturn (fulfilled - initiated).
 ITEMS: list[dict[str, Any]] = [
     {"Id": "10uA", "Type": "Order Product", "StockKeepingUnit": "SKU-1", "Quantity": 2.0, "QuantityCanceled": 0,
-     "QuantityReturned": 0, "QuantityReturnInitiated": 0},
-    {"Id": "10uB", "Type": "Order Product", "StockKeepingUnit": "SKU-2", "QuantityOrdered": 3.0, "Quantity": 2.0,
-     "QuantityCanceled": 1,
-     "QuantityReturned": 1, "QuantityReturnInitiated": 0},
+     "QuantityReturned": 0, "QuantityReturnInitiated": 0, "QuantityAvailableToReturn": 2.0},
+    {"Id": "10uB", "Type": "Order Product", "StockKeepingUnit": "SKU-2", "QuantityOrdered": 4.0, "Quantity": 2.0,
+     "QuantityCanceled": 1, "QuantityFulfilled": 2.0,
+     "QuantityReturned": 1, "QuantityReturnInitiated": 1, "QuantityAvailableToReturn": 1.0},
     {"Id": "10uC", "Type": "Delivery Charge", "StockKeepingUnit": None, "Quantity": 1.0},
-    {"Id": "10uD", "Type": "Order Product", "StockKeepingUnit": "SKU-1", "Quantity": 1.0},
+    {"Id": "10uD", "Type": "Order Product", "StockKeepingUnit": "SKU-1", "Quantity": 1.0,
+     "QuantityAvailableToReturn": 1.0},
+    {"Id": "10uE", "Type": "Order Product", "StockKeepingUnit": "SKU-3", "Quantity": 2.0, "QuantityFulfilled": 0,
+     "QuantityAvailableToReturn": 0.0},  # allocated to a store, not picked up yet
 ]
 
 
@@ -43,7 +47,9 @@ def test_lines_map_by_original_id_else_by_sku(
 @pytest.mark.parametrize(
     "lines",
     [
-        [{"originalOrderItemId": "10uB", "quantity": 2}],  # 3 ordered - 1 canceled - 1 returned = 1 left
+        [{"originalOrderItemId": "10uB", "quantity": 2}],  # 2 fulfilled - 1 return initiated = 1 left
+        [{"originalOrderItemId": "10uE", "quantity": 1}],  # never fulfilled: nothing to return
+        [{"productId": "SKU-3", "quantity": 1}],
         [{"productId": "SKU-1", "quantity": 4}],
         [{"productId": "SKU-9", "quantity": 1}],
         [{"originalOrderItemId": "10uA", "quantity": 0}],
@@ -89,3 +95,12 @@ def test_reason_map_and_default_come_from_config(pos_reason: str | None, expecte
     (change,) = plan_return([line], ITEMS, reasons=config.reason_map, default_reason=config.default_reason)
     assert change["reason"] == expected
 
+
+
+def test_returnable_and_cancelable_are_omss_own_quantities() -> None:
+    """Returnable is QuantityAvailableToReturn and cancelable QuantityAvailableToCancel, never computed from
+    Quantity (which counts allocated and unfulfilled units); missing or negative reads as 0."""
+    item = {"Quantity": 3.0, "QuantityReturned": 0, "QuantityReturnInitiated": 1, "QuantityFulfilled": 2.0,
+            "QuantityAvailableToReturn": 1.0, "QuantityAvailableToCancel": 0.0}
+    assert (returnable(item), cancelable(item)) == (1, 0)
+    assert (returnable({"Quantity": 2.0}), cancelable({"QuantityAvailableToCancel": -1})) == (0, 0)
