@@ -110,8 +110,8 @@ async def test_a_failed_sweep_is_retried_with_backoff_not_an_interval_later(
     stop = asyncio.Event()
     running = asyncio.ensure_future(sweeper.run(stop))
     try:
-        async def swept() -> bool:
-            return (await store.queue_counts())["fo_import"]["pending"] == 3
+        async def swept() -> bool:  # the sweep counts itself after its rows are stored: wait for both
+            return sweeper.sweeps >= 1 and (await store.queue_counts())["fo_import"]["pending"] == 3
 
         await until(swept)
         assert sweeper.sweeps == 1
