@@ -11,16 +11,22 @@ than send null; errors are ``{"errorCode", "errorMessage"}``.
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, Protocol
-
 import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
 from worker.errors import PermanentError, TransientError
-from worker.salesforce.soql import quote_soql
+from worker.order_history import (
+    SEARCH_FIELDS,
+    CancelRefused,
+    OrderApi,
+    detail_query,
+    order_detail,
+    plan_cancel,
+    search_condition,
+    search_page,
+    search_query,
+)
 from worker.spi_edge import (
     MAX_OFFSET,
     MAX_PAGE,
@@ -35,54 +41,9 @@ from worker.spi_edge import (
 )
 
 log = structlog.get_logger(__name__)
-SEARCH_FIELDS = ("OrderNumber", "FirstName", "LastName", "BillingEmailAddress", "BillToContactId")
-
-
-class OrderApi(Protocol):
-    async def query(self, soql: str) -> list[dict[str, Any]]: ...
-    async def connect(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 SPI_SF = web.AppKey("spi_sf", OrderApi)
-
-
-def _ms(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00").replace("+0000", "+00:00")
-    if len(text) == 10:
-        text += "T00:00:00+00:00"
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
-
-
-def _money(value: Any) -> float:
-    return float(Decimal(str(value or 0)).quantize(Decimal("0.01")))
-
-
-def search_condition(params: dict[str, str]) -> str:
-    """The WHERE condition for the search parameters given (prefix LIKE, escaped); raises ValueError if none."""
-    parts = []
-    for field in SEARCH_FIELDS:
-        value = params.get(field, "").strip()
-        if not value:
-            continue
-        column = {"FirstName": "Account.FirstName", "LastName": "Account.LastName"}.get(field, field)
-        if field in ("BillToContactId",):
-            parts.append(quote_soql(f"{column} = {{}}", value))
-        else:
-            parts.append(quote_soql(f"{column} LIKE '{{:like}}%'", value))
-    if not parts:
-        raise ValueError(f"give at least one of {', '.join(SEARCH_FIELDS)}")
-    return " AND ".join(parts)
-
-
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    account = row.get("Account") or {}
-    out = {"OrderID": row.get("OrderNumber"), "emailId": row.get("BillingEmailAddress"),
-           "Total": _money(row.get("GrandTotalAmount")), "orderDate": _ms(row.get("OrderedDate")),
-           "OrderstatusText": row.get("Status"), "firstName": account.get("FirstName"),
-           "lastName": account.get("LastName")}
-    return {k: v for k, v in out.items() if v is not None}
 
 
 async def search_orders(request: web.Request) -> web.Response:
@@ -94,68 +55,8 @@ async def search_orders(request: web.Request) -> web.Response:
         return failure(400, "INVALID_PARAMETER", str(exc))
     except ValueError as exc:
         return failure(400, "INVALID_SEARCH", str(exc))
-    soql = ("SELECT Id, OrderNumber, GrandTotalAmount, OrderedDate, Status, BillingEmailAddress, Account.FirstName, "
-            f"Account.LastName FROM OrderSummary WHERE {condition} ORDER BY OrderedDate DESC, OrderNumber "
-            f"LIMIT {limit + 1} OFFSET {offset}")
-    rows = await request.app[SPI_SF].query(soql)
-    more = len(rows) > limit
-    orders = [_summary(r) for r in rows[:limit]]
-    body: dict[str, Any] = {"orders": orders, "count": len(orders), "offset": offset, "hasMore": more}
-    if not orders:
-        body["errorMessage"] = "No orders match the search"
-    return web.json_response(body)
-
-
-def detail_query(value: str, *, by: str = "OrderNumber") -> str:
-    """OrderSummary with lines and delivery groups, by OrderNumber (default) or Id."""
-    if by not in ("OrderNumber", "Id"):
-        raise ValueError(f"cannot look an order up by {by}")
-    return quote_soql(
-        "SELECT Id, OrderNumber, Status, OrderedDate, GrandTotalAmount, TotalTaxAmount, BillingEmailAddress, "
-        "BillingPhoneNumber, Account.FirstName, Account.LastName, "
-        "(SELECT Id, Quantity, QuantityCanceled, QuantityReturned, QuantityReturnInitiated, QuantityAvailableToReturn, "
-        "QuantityAvailableToCancel, UnitPrice, TotalPrice, TotalTaxAmount, Type, StockKeepingUnit, Name "
-        "FROM OrderItemSummaries), "
-        "(SELECT Id, DeliverToName, DeliverToCity, DeliverToPostalCode, OrderDeliveryMethodId "
-        "FROM OrderDeliveryGroupSummaries) "
-        f"FROM OrderSummary WHERE {by} = {{}} LIMIT 1", value)
-
-
-def _available(item: dict[str, Any], field: str) -> Decimal:
-    return max(Decimal(0), Decimal(str(item.get(field) or 0)))
-
-
-def returnable(item: dict[str, Any]) -> Decimal:
-    """Quantity a line can still return, as OMS keeps it: ``QuantityAvailableToReturn`` (= QuantityFulfilled -
-    QuantityReturnInitiated). Quantity never fulfilled can't be returned; submit-return refuses more than this."""
-    return _available(item, "QuantityAvailableToReturn")
-
-
-def cancelable(item: dict[str, Any]) -> Decimal:
-    """Quantity a line can still cancel: ``QuantityAvailableToCancel`` (= ordered - canceled - allocated).
-    Quantity allocated to a FulfillmentOrder needs cancel-item there first; fulfilled quantity is returned instead."""
-    return _available(item, "QuantityAvailableToCancel")
-
-
-def order_detail(row: dict[str, Any]) -> dict[str, Any]:
-    items = ((row.get("OrderItemSummaries") or {}).get("records")) or []
-    products, returned = [], []
-    for item in items:
-        if item.get("Type") not in (None, "Order Product"):
-            continue
-        line = {"orderItemId": item["Id"], "productId": item.get("StockKeepingUnit"), "name": item.get("Name"),
-                "quantity": float(Decimal(str(item.get("Quantity") or 0))), "price": _money(item.get("UnitPrice")),
-                "total": _money(item.get("TotalPrice")), "tax": _money(item.get("TotalTaxAmount")),
-                "returnableQuantity": float(returnable(item))}
-        products.append({k: v for k, v in line.items() if v is not None})
-        if Decimal(str(item.get("QuantityReturned") or 0)) > 0:
-            returned.append({"orderItemId": item["Id"], "quantity": float(Decimal(str(item["QuantityReturned"])))})
-    groups = ((row.get("OrderDeliveryGroupSummaries") or {}).get("records")) or []
-    detail = {**_summary(row), "orderId": row.get("OrderNumber"), "orderProductList": products,
-              "returnProductList": returned, "taxSubTotal": _money(row.get("TotalTaxAmount")),
-              "deliveryGroups": [{k: v for k, v in g.items() if k != "attributes" and v is not None} for g in groups],
-              "canReturn": "TRUE" if any(p["returnableQuantity"] > 0 for p in products) else "FALSE"}
-    return detail
+    rows = await request.app[SPI_SF].query(search_query(condition, limit, offset))
+    return web.json_response(search_page(rows, limit, offset))
 
 
 def _order_number(request: web.Request) -> str:
@@ -190,27 +91,10 @@ async def cancel_order(request: web.Request) -> web.Response:
     rows = await sf.query(detail_query(number))
     if not rows:
         return failure(404, "ORDER_NOT_FOUND", "no such order")
-    reason = given_reason or "Unknown"  # must be an OrderItemSummaryChange.Reason picklist value
-    change = []
-    products = [item for item in ((rows[0].get("OrderItemSummaries") or {}).get("records")) or []
-                if item.get("Type") in (None, "Order Product")]
-    unknown = sorted(set(wanted) - {str(item["Id"]) for item in products})
-    if unknown:
-        return web.json_response({"errorCode": "INVALID_FIELD", "errorMessage":
-                                  f"not product lines of this order: {', '.join(unknown)}"}, status=400)
-    for item in products:
-        open_qty = cancelable(item)
-        # items given: cancel only those lines; none given: cancel every open quantity
-        qty = wanted.get(str(item["Id"]), Decimal(0)) if wanted else open_qty
-        if qty > open_qty:
-            return web.json_response({"errorCode": "OVER_CANCEL", "errorMessage":
-                                      f"line {item['Id']}: {qty} requested, {open_qty} cancelable"}, status=400)
-        if qty > 0:
-            change.append({"orderItemSummaryId": item["Id"], "quantity": float(qty), "reason": reason,
-                           "shippingReductionFlag": False})
-    if not change:
-        return web.json_response({"errorCode": "NOTHING_TO_CANCEL", "errorMessage": "no quantity available to cancel "
-                                  "(allocated quantity is canceled on its fulfillment order first)"}, status=409)
+    try:
+        change = plan_cancel(rows[0], wanted, given_reason or "Unknown")  # reason: a Reason picklist value
+    except CancelRefused as exc:
+        return failure(exc.status, exc.code, exc.message)
     path = f"commerce/order-management/order-summaries/{rows[0]['Id']}/actions/submit-cancel"
     try:
         result = await sf.connect(path, {"changeItems": change})

@@ -21,8 +21,8 @@ import structlog
 from worker.config import DEFAULT_RETURN_REASONS, ReturnsConfig
 from worker.errors import PermanentError
 from worker.metrics import Metrics
+from worker.order_history import OrderApi, detail_query, returnable
 from worker.salesforce.soql import quote_soql
-from worker.spi import OrderApi, detail_query, returnable
 from worker.store import Job, Store
 
 from .effects import Effects

@@ -9,7 +9,7 @@ import pytest
 from worker.config import ReturnsConfig
 from worker.errors import PermanentError
 from worker.flows.returns import plan_return
-from worker.spi import cancelable, returnable, search_condition
+from worker.order_history import cancelable, returnable, search_condition
 
 # Rows as detail_query reads them; what is returnable is OMS's QuantityAvailableToReturn (fulfilled - initiated).
 ITEMS: list[dict[str, Any]] = [
