@@ -134,6 +134,7 @@ async def serve(
         _add_readiness(health, store, store_health, stream, wc.stream.keepalive_seconds)
         health.dependencies.update({"salesforce": salesforce_check(tokens, session), "pos": pos_check(pos)})
         board = StatusBoard(store, health, stream=stream.status, limits=lambda: sf.limits, pause=pause,
+                            failing_queues=metrics.outcomes.snapshot,
                             stream_lag=lambda: metrics.stream_lag.value, keepalive_seconds=wc.stream.keepalive_seconds,
                             worker_id=wid, operator_required=lambda: tokens.operator_required,
                             pos_operator_required=lambda: pos.auth.operator_required)

@@ -32,6 +32,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
+from worker.queue_outcomes import QueueOutcomes
+
 log = structlog.get_logger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 PACKAGE = "oms-worker"
@@ -112,6 +114,7 @@ class Metrics:
         )
         self.stream_lag = LastValue()  # set by the ingest flow per committed event
         self.paused = LastValue()  # set by a runner when it pauses; a reading's pause state wins
+        self.outcomes = QueueOutcomes()  # fed by the runners: is a queue only dead-lettering?
         self.reader: Callable[[], Awaitable[Reading]] | None = None  # the app's live state, awaited per scrape
         self.reading = Reading()
         Info("oms_build", "The running build", registry=r).info(
@@ -146,6 +149,12 @@ class _LiveCollector:
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
         yield from self._families(m.reading, m.stream_lag.value, m.paused.value)
+        failing = GaugeMetricFamily("oms_queue_failing", "1 while every recent settled job of the queue was "
+                                    "dead-lettered (at least 3 of the last 20; a completed job clears it)",
+                                    labels=["queue"])
+        for queue, is_failing in m.outcomes.snapshot().items():
+            failing.add_metric([queue], int(is_failing))
+        yield failing
 
     @staticmethod
     def _families(reading: Reading, lag: float | None, paused_set: float | None) -> Iterator[Metric]:

@@ -118,6 +118,7 @@ class StatusBoard:
     worker_id: str | None = None
     operator_required: Callable[[], str | None] | None = None  # TokenProvider.operator_required: why, or None
     pos_operator_required: Callable[[], str | None] | None = None  # the POS token's operator_required (pos.auth)
+    failing_queues: Callable[[], dict[str, bool]] | None = None  # Metrics.outcomes.snapshot: only dead-lettering
 
     def _refusals(self) -> dict[str, str | None]:
         """service -> why its login needs an operator (None: logins work), for each service that says."""
@@ -174,7 +175,10 @@ class StatusBoard:
             jobs = await self.store.dead_letters(limit=DEAD_LETTERS_SHOWN)
         except Exception as exc:
             return None, None, f"store unreadable: {reason_of(exc)}"
-        queues = {queue: {**states, "oldest_waiting_seconds": round(ages.get(queue, 0.0), 1)}
+        failing = self.failing_queues() if self.failing_queues is not None else {}
+        queues = {queue: {**states, "oldest_waiting_seconds": round(ages.get(queue, 0.0), 1),
+                          **({"failing": "every recent job was dead-lettered: see dead_letters"}
+                             if failing.get(queue) else {})}
                   for queue, states in counts.items()}
         total = sum(states.get("dead", 0) for states in counts.values())
         return queues, {"total": total, "shown": [_dead_letter(job) for job in jobs]}, None

@@ -61,8 +61,9 @@ def render_status(report: dict[str, Any]) -> str:
     if queues is None:
         queue_html = '<p class="down">Queues unknown: the store cannot be read.</p>'
     else:
-        queue_html = _table(["queue", *STATES, "oldest waiting (s)"],
-                            [[_e(q), *(_e(states.get(s, 0)) for s in STATES), _e(states.get("oldest_waiting_seconds"))]
+        queue_html = _table(["queue", *STATES, "oldest waiting (s)", "failing"],
+                            [[_e(q), *(_e(states.get(s, 0)) for s in STATES), _e(states.get("oldest_waiting_seconds")),
+                              _e(states.get("failing", ""))]
                              for q, states in queues.items()])
     dead = report.get("dead_letters")
     if dead is None:

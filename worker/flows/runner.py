@@ -222,6 +222,8 @@ class QueueRunner:
         reported = set(outcome.done) | {job.id for job, _ in outcome.failed}
         rest = [job for job in held.values() if job.id not in reported]
         await self._store_write("complete", lambda: self.store.complete(done), len(done))
+        if done:
+            self.metrics.outcomes.record(self.handler.queue, True, len(done))
         for job, exc in outcome.failed:
             if job.id in held:
                 await self._fail(job, exc)
@@ -267,6 +269,7 @@ class QueueRunner:
             await self._store_write("retry_later", lambda: self.store.retry_later(job, error, delay), 1)
             return
         self.metrics.dead_letters.labels(queue).inc()
+        self.metrics.outcomes.record(queue, False)
         log.error("job_dead_lettered", queue=queue, job_id=job.id, attempts=job.attempts, kind=kind, error=error)
         await self._store_write("dead_letter", lambda: self.store.dead_letter(job, error), 1)
 
