@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import structlog
 
 from worker.config import Config
-from worker.errors import PermanentError, salesforce_error
+from worker.errors import PermanentError, TransientError, salesforce_error
 from worker.mapping.status import CancelItems, FoState, Ignore, LineState, PatchStatus, decide_status_action
 from worker.metrics import Metrics
 from worker.pos.models import StoreFulfillmentEvent
@@ -86,7 +86,13 @@ class StatusSync:
                                                  code="NOT_FOUND"))
                 continue
             entry = ledger.get(fo_id)
-            state = build_state(fo_id, record, entry.line_ids if entry else {})
+            if entry is None:
+                # The POS has the order, so its import ran; its ledger record (FO line -> POS line ids) is written
+                # right after and may not be yet (an importer killed in between re-runs the idempotent import).
+                outcome.fail(job, TransientError("pos", f"FulfillmentOrder {fo_id} has no import record yet; "
+                                                 "retrying once the import is recorded", code="NOT_IMPORTED_YET"))
+                continue
+            state = build_state(fo_id, record, entry.line_ids)
             try:
                 action = decide_status_action(event, state, status_mapping=self.mapping,
                                               canceled_value=self.canceled_value)
