@@ -19,16 +19,15 @@ import structlog
 from worker.config import SalesforceConfig
 from worker.mapping.fulfillment_query import build_reconcile_query
 from worker.metrics import Metrics
-from worker.retry import RetryPolicy
 from worker.store import Store
 
 from .ingest import import_job
+from .periodic import FAILED_SWEEP_RETRY, sweep_every
 
 log = structlog.get_logger(__name__)
 META_KEY = "reconcile.last_sweep_started"
 PAGE = 2000  # rows checked against the ledger and enqueued together
 SWEEP_LIMIT = PAGE * 25  # rows per sweep; the next sweep starts where this one stopped
-FAILED_SWEEP_RETRY = RetryPolicy(attempts=1_000_000, base_delay=1.0, max_delay=60.0)  # capped by the interval
 
 
 class SweepApi(Protocol):
@@ -110,22 +109,8 @@ class Reconciler:
             deadline = asyncio.get_running_loop().time() + wait_seconds
             while not subscribed() and not stop.is_set() and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.05)
-        failures = 0
-        while not stop.is_set():
-            wait = self.interval
-            try:
-                await self.sweep()
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                wait = min(self.interval, FAILED_SWEEP_RETRY.delay_for(failures))
-                log.error("reconcile_failed", error=f"{type(exc).__name__}: {exc}", attempt=failures,
-                          retry_in_s=round(wait, 1))
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.requested.wait())]
-            await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            self.requested.clear()
+        await sweep_every(self.interval, self.sweep, stop, failed_event="reconcile_failed", wake=self.requested,
+                          retry=FAILED_SWEEP_RETRY)
 
 
 def _parse_sf_datetime(value: str) -> datetime:

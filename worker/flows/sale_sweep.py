@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from worker.store import NewJob, Store
 from worker.webhook_jobs import ENDPOINT_QUEUES, InvalidField, build_jobs, export_endpoint
 
-from .reconcile import FAILED_SWEEP_RETRY
+from .periodic import FAILED_SWEEP_RETRY, sweep_every
 
 log = structlog.get_logger(__name__)
 META_KEY = "sale_sweep.last_sweep_started_ms"
@@ -102,18 +102,4 @@ class SaleSweep:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep now and every interval until ``stop``; a failed sweep (POS or store down) backs off and retries."""
-        failures = 0
-        while not stop.is_set():
-            wait = self.interval
-            try:
-                await self.sweep()
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                wait = min(self.interval, FAILED_SWEEP_RETRY.delay_for(failures))
-                log.error("sale_sweep_failed", error=f"{type(exc).__name__}: {exc}", attempt=failures,
-                          retry_in_s=round(wait, 1))
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+        await sweep_every(self.interval, self.sweep, stop, failed_event="sale_sweep_failed", retry=FAILED_SWEEP_RETRY)

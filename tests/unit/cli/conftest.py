@@ -13,26 +13,7 @@ import yaml
 
 from worker.store import NewJob, open_store
 
-# the minimal valid configuration (same shape as tests/unit/config/test_config.py BASE)
-BASE: dict[str, Any] = {
-    "salesforce": {
-        "Service": "LIGHTNING",
-        "UrlBase": "https://acme.my.salesforce.com",
-        "Username": "integration@acme.com",
-        "Password": "pw-secret-123",
-        "ApiVersion": "v62.0",
-        "QueryApiVersion": "v62.0",
-        "OMSCustomField": [{"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID", "applyTo": "LOCATION"}],
-        "FilterQuery": "DeliveryMethod.Name IN ('BOPIS','BOFIS')",
-        "OMSStatusesToProcess": ["Allocated"],
-    },
-    "auth": {"flow": "password", "client_id": "cid", "client_secret": "client-secret-456"},
-    "pos": {
-        "merchant_id": "acme",
-        "auth": {"client_id": "p", "client_secret": "pos-secret-789", "pos_secret": "hdr-secret-1", "api_key": "key-1"},
-    },
-    "worker": {"webhook": {"api_key": "webhook-key-1"}},
-}
+from ..config.test_config import BASE  # the minimal valid configuration, defined once
 
 
 def store_url(tmp_path: Path) -> str:
