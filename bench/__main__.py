@@ -1,6 +1,9 @@
 """``make bench``: emulators and worker in their own processes; results as JSON and a readable table.
 
-    python -m bench --out bench/results.json [--quick]
+    python -m bench --out bench/results.json [--quick] [--only backlog]
+
+``--only backlog`` runs just the 50,000-event backlog (5,000 with ``--quick``): the worker's peak RSS working it off
+and the Salesforce emulator's memory holding those orders (both emulators share one process).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from bench.procs import (
     WEBHOOK_KEY,
     free_port,
     peak_rss_mb,
+    rss_mb,
     start_emulators,
     start_worker,
     stop,
@@ -48,7 +52,7 @@ async def step(name: str, work: Any, limit: float = 240) -> Any:
     return result
 
 
-async def run(workdir: Path, quick: bool) -> dict[str, Any]:
+async def run(workdir: Path, quick: bool, only: str | None = None) -> dict[str, Any]:
     emulator, urls = start_emulators(workdir)
     sf_url, pos_url = urls["sf_url"], urls["pos_url"]
     port = free_port()
@@ -65,6 +69,11 @@ async def run(workdir: Path, quick: bool) -> dict[str, Any]:
                 "urls": {n: f"http://127.0.0.1:{port}/webhooks/pos/{n}" for n in names},
                 "headers": {"Authorization": f"Bearer {WEBHOOK_KEY}"}})
             await asyncio.sleep(2)  # stream subscribed, token fetched
+            if only == "backlog":
+                stop(worker)
+                results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port,
+                                                                       5000 if quick else 50000, emulator.pid), 900)
+                return results
             burst = 300 if quick else 2000
             results["fo_import_single"] = await step("fo_import_single", bench.import_run(1))
             results["added_latency"] = await step("added_latency", bench.latency_run(30 if quick else 100))
@@ -95,21 +104,29 @@ async def run(workdir: Path, quick: bool) -> dict[str, Any]:
                 load, sf_url, naive.token, sample[0]["externalOrderId"], seconds=1.5 if quick else 3.0))
         stop(worker)
         backlog = 5000 if quick else 50000
-        results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port, backlog), 900)
+        results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port, backlog,
+                                                                   emulator.pid), 900)
     finally:
         stop(worker)
         stop(emulator)
     return results
 
 
-async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count: int) -> dict[str, Any]:
-    """Events pile up while the worker is down; measure its peak RSS while it works the backlog off."""
+async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count: int,
+                      emulator_pid: int) -> dict[str, Any]:
+    """Events pile up while the worker is down; measure its peak RSS while it works the backlog off.
+
+    Also the emulator process's memory for the ``count`` full orders it now holds (Order, items, summaries, FOs,
+    taxes, adjustments, payments): RSS growth while creating them, per 1,000 orders, and its peak RSS.
+    """
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
         bench = Bench(http, sf_url, pos_url)
         before = await bench.pos_order_count()
+        emulator_before = rss_mb(emulator_pid)
         for start in range(0, count, 1000):
             await bench.sf("POST", "scenario/orders", {"count": min(1000, count - start), "kind": "BOPIS",
                                                        "store": "256"})
+        emulator_after = rss_mb(emulator_pid)
         worker = start_worker(workdir / "worker.yaml", workdir)
         started, peak = time.monotonic(), 0.0
         try:
@@ -124,7 +141,9 @@ async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count
             stop(worker)
     elapsed = time.monotonic() - started
     return {"events": count, "imported": done, "seconds": round(elapsed, 1), "per_second": round(done / elapsed, 1),
-            "peak_rss_mb": round(peak, 1)}
+            "peak_rss_mb": round(peak, 1), "emulator_rss_mb": round(emulator_after, 1),
+            "emulator_mb_per_1000_orders": round((emulator_after - emulator_before) * 1000 / count, 1),
+            "emulator_peak_rss_mb": round(peak_rss_mb(emulator_pid), 1)}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -141,10 +160,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--out", default="bench/results.json")
     parser.add_argument("--quick", action="store_true", help="smaller runs (for a smoke test)")
+    parser.add_argument("--only", choices=["backlog"], help="run one part only (backlog: worker and emulator memory)")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
-        results = asyncio.run(run(Path(tmp), args.quick))
+        results = asyncio.run(run(Path(tmp), args.quick, args.only))
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(table(results))

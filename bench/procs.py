@@ -73,6 +73,14 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_mb(pid: int) -> float:
+    """Current VmRSS of a live process (Linux), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

@@ -122,7 +122,7 @@ def add_admin_routes(app: web.Application, emu: SfEmulator) -> None:
             rows = [r for r in rows if r[canonical] is not None and str(r[canonical]) == value]
         if request.query.get("count") == "true":  # cheap to poll: the size only
             return _json({"totalSize": len(rows)})
-        return _json({"totalSize": len(rows), "records": rows})
+        return _json({"totalSize": len(rows), "records": [dict(r) for r in rows]})
 
     @routes.post("/__admin/seed")
     async def seed(request: web.Request) -> web.Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,70 @@ from .validate import coerce, timestamp
 INTEGRATION_USER_ID = "005R00000000001" + checksum("005R00000000001")
 EventSink = Callable[[str, dict[str, Any]], Any]
 _Undo = tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]
+
+
+class Row(Mapping[str, Any]):
+    """A stored record: every field of its object, defaults included, read-only.
+
+    Holds the object's shared field-position map and one tuple of values instead of a dict per record (about a
+    third of the memory: a 50,000-order org stays under 1 GB). Reads as a mapping in schema field order; writes go
+    through the org, which replaces the row. ``dict(row)``, ``{**row}`` and ``row.copy()`` give a plain dict.
+    """
+
+    __slots__ = ("_slots", "_values")
+
+    def __init__(self, slots: dict[str, int], values: tuple[Any, ...]) -> None:
+        self._slots = slots
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[self._slots[key]]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        index = self._slots.get(key)
+        return default if index is None else self._values[index]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slots
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._slots)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def items(self) -> ItemsView[str, Any]:
+        return dict(zip(self._slots, self._values, strict=True)).items()
+
+    def copy(self) -> dict[str, Any]:
+        return dict(zip(self._slots, self._values, strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Row) and other._slots is self._slots:
+            return self._values == other._values
+        if isinstance(other, Mapping):
+            return self.copy() == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self, **other}
+
+    def __repr__(self) -> str:
+        return repr(self.copy())
+
+
+def _freeze(obj: ObjectDef, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The compact stored form of ``row`` when it has exactly the object's fields (always, for org writes)."""
+    if row is None or isinstance(row, Row) or len(row) != len(obj.slots) or not obj.slots.keys() == row.keys():
+        return row
+    return Row(obj.slots, tuple(map(row.__getitem__, obj.slots)))  # type: ignore[return-value]
+
+
+def _thaw(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict copy of a stored row (C-speed for a Row)."""
+    return row.copy() if isinstance(row, Row) else dict(row)
 
 
 class _Tx:
@@ -38,7 +102,9 @@ class Org:
         self._deleted: dict[str, dict[str, Any]] = {}
         self._by_obj: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.objects}
         self._deleted_by_obj: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.objects}
-        self._children: dict[str, dict[tuple[str, str], dict[str, None]]] = {}
+        # (child object, fk field) -> parent id -> the one child id, or an insertion-ordered dict of them once there
+        # are two or more: most parents have a single child per relationship, and a bare id costs nothing extra
+        self._children: dict[tuple[str, str], dict[str, str | dict[str, None]]] = {}
         self._unique: dict[tuple[str, str], dict[str, str]] = {}
         self._autonumbers: dict[str, int] = {}
         self._tx: _Tx | None = None
@@ -85,6 +151,7 @@ class Org:
         if log and self._tx is not None:
             self._tx.undo.append((rid, sobject, old_live, old_deleted))
         obj = self.schema.objects[sobject]
+        live, deleted = _freeze(obj, live), _freeze(obj, deleted)
         if old_live is not None:
             self._unindex(obj, old_live)
             del self._live[rid]
@@ -105,7 +172,15 @@ class Org:
         for fname in obj.ref_fields:
             parent = row[fname]
             if parent:
-                self._children.setdefault(parent, {}).setdefault((obj.name, fname), {})[rid] = None
+                by_parent = self._children.setdefault(obj.child_keys[fname], {})
+                current = by_parent.get(parent)
+                if current is None:
+                    by_parent[parent] = rid
+                elif isinstance(current, str):
+                    if current != rid:
+                        by_parent[parent] = {current: None, rid: None}
+                else:
+                    current[rid] = None
         for fname in obj.unique_fields:
             if row[fname] is not None:
                 self._unique.setdefault((obj.name, fname), {})[str(row[fname]).lower()] = rid
@@ -115,7 +190,17 @@ class Org:
         for fname in obj.ref_fields:
             parent = row[fname]
             if parent:
-                self._children.get(parent, {}).get((obj.name, fname), {}).pop(rid, None)
+                by_parent = self._children.get(obj.child_keys[fname], {})
+                current = by_parent.get(parent)
+                if current is None:
+                    continue
+                if isinstance(current, str):
+                    if current == rid:
+                        del by_parent[parent]
+                else:
+                    current.pop(rid, None)
+                    if not current:
+                        del by_parent[parent]
         for fname in obj.unique_fields:
             if row[fname] is not None:
                 self._unique.get((obj.name, fname), {}).pop(str(row[fname]).lower(), None)
@@ -123,7 +208,8 @@ class Org:
     def patch(self, rid: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Write already-valid values (formulas, system updates) without rules; returns the new row."""
         row = self._live[rid]
-        new = {**row, **changes}
+        new = _thaw(row)
+        new.update(changes)
         self._put(rid, self.object_of(rid) or "", new, None)
         return new
 
@@ -159,6 +245,7 @@ class Org:
             if stored is not None and fdef.type == "reference" and fdef.name not in ("CreatedById",
                                                                                       "LastModifiedById"):
                 self._check_reference(fdef.label, fdef.name, fdef.references, stored)
+                stored = self._live[stored]["Id"]  # the target's own id string: one copy however many refer to it
             out[fdef.name] = stored
         return out
 
@@ -225,7 +312,8 @@ class Org:
         old = self.live_row(rid, sobject)
         obj = self.schema.objects[PREFIX_TO_OBJECT[old["Id"][:3]]]
         given = self._values(obj, values, False, system)
-        new = {**old, **given}
+        new = _thaw(old)
+        new.update(given)
         now = timestamp(self.clock())
         new.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=self.user_id)
         with self.atomic():
@@ -241,12 +329,16 @@ class Org:
         old = self.live_row(rid, sobject)
         obj = self.schema.objects[PREFIX_TO_OBJECT[old["Id"][:3]]]
         with self.atomic():
-            self._put(old["Id"], obj.name, None, {**old, "IsDeleted": True})
+            self._put(old["Id"], obj.name, None, {**_thaw(old), "IsDeleted": True})
             rules.after_write(self, obj, old, None)
 
     # ----------------------------------------------------------------- reads
     def children(self, parent_id: str, child: str, fk: str) -> list[dict[str, Any]]:
-        ids = self._children.get(parent_id, {}).get((child, fk), {})
+        ids = self._children.get((child, fk), {}).get(parent_id)
+        if ids is None:
+            return []
+        if isinstance(ids, str):
+            return [self._live[ids]]
         return [self._live[i] for i in ids]
 
     def soql_children(self, sobject: str, fk_field: str, parent_id: str) -> list[dict[str, Any]]:
@@ -320,7 +412,8 @@ class Org:
 
     # ----------------------------------------------------------------- persistence
     def to_state(self) -> dict[str, Any]:
-        return {"live": list(self._live.values()), "deleted": list(self._deleted.values()),
+        return {"live": [dict(row) for row in self._live.values()],
+                "deleted": [dict(row) for row in self._deleted.values()],
                 "autonumbers": dict(self._autonumbers), "next_id": self.ids.position}
 
     def load_state(self, state: dict[str, Any]) -> None:

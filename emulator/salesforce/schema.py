@@ -59,6 +59,8 @@ class ObjectDef:
     template: dict[str, Any] = field(default_factory=dict)
     ref_fields: tuple[str, ...] = ()
     unique_fields: tuple[str, ...] = ()
+    slots: dict[str, int] = field(default_factory=dict)                  # field -> position in a stored Row
+    child_keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # ref field -> (object, field), shared
 
     def field(self, name: str) -> FieldDef | None:
         canonical = self.lower.get(name.lower())
@@ -130,8 +132,10 @@ class Schema:
                 if fdef.relationship:
                     obj.relationships[fdef.relationship.lower()] = fdef
             obj.template = {fname: f.default for fname, f in obj.fields.items()}
+            obj.slots = {fname: n for n, fname in enumerate(obj.fields)}
             obj.ref_fields = tuple(f.name for f in obj.fields.values() if f.type == "reference" and f.name not in
                                    ("CreatedById", "LastModifiedById"))
+            obj.child_keys = {fname: (name, fname) for fname in obj.ref_fields}
             obj.unique_fields = tuple(f.name for f in obj.fields.values() if f.unique)
             self.objects[name] = obj
             self.lower[name.lower()] = name

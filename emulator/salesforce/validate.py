@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from typing import Any
 
 from .errors import SfError, dml
@@ -16,10 +17,20 @@ _JSON_TYPE = {str: "VALUE_STRING", bool: "VALUE_TRUE", int: "VALUE_NUMBER_INT", 
               dict: "START_OBJECT", list: "START_ARRAY"}
 
 
+_last_datetime = [""]
+
+
 def sf_datetime(moment: dt.datetime) -> str:
-    """Format like Salesforce REST: ``2025-05-01T12:00:00.000+0000`` (UTC)."""
+    """Format like Salesforce REST: ``2025-05-01T12:00:00.000+0000`` (UTC).
+
+    Records written in the same millisecond share one string object (the org keeps every row in memory).
+    """
     moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    if text == _last_datetime[0]:
+        return _last_datetime[0]
+    _last_datetime[0] = text
+    return text
 
 
 def timestamp(epoch: float) -> str:
@@ -70,7 +81,7 @@ def coerce(sobject: str, fdef: FieldDef, value: Any) -> Any:
         if fdef.restricted and text not in fdef.picklist:
             raise dml("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                       f"{fdef.label}: bad value for restricted picklist field: {text}", [fdef.name])
-        return text
+        return sys.intern(text)  # few distinct values, stored on every row
     if ftype == "email" and not _EMAIL.match(text):
         raise dml("INVALID_EMAIL_ADDRESS", f"{fdef.label}: invalid email address: {text}", [fdef.name])
     if ftype == "date":
@@ -80,7 +91,7 @@ def coerce(sobject: str, fdef: FieldDef, value: Any) -> Any:
             dt.date.fromisoformat(text[:10])
         except ValueError:
             raise _parser_error("date", value) from None
-        return text[:10]
+        return sys.intern(text[:10])  # one string per day however many rows carry it
     if ftype == "datetime":
         try:
             parsed = dt.datetime.fromisoformat(text)
