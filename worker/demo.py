@@ -163,6 +163,10 @@ class Demo:
         for kind, tender in SALE_KINDS:
             sale = await self.call("POST", f"{pos}/sales", {"kind": kind, "tender": tender, "store": "256"})
             sale_ids.append(str(sale["orderId"]))
+        # Only fulfilled quantity can be returned in OMS: the return and the exchange take back goods of in-store
+        # take-with sales (fulfilled when posted), not of the pickup-later one (the store has not handed it over).
+        taken = await self.call("POST", f"{pos}/sales", {"kind": "in_store", "tender": "card", "store": "256"})
+        sale_ids.append(str(taken["orderId"]))
 
         async def posted() -> bool:
             rows = await self.call("GET", f"{sf}/records/Order")
@@ -175,7 +179,7 @@ class Demo:
                                                  "original_order_id": sale_ids[0],
                                                  "return_lines": [{"orderItemId": "1", "quantity": 1}]})
         exchange = await self.call("POST", f"{pos}/sales", {"kind": "exchange", "tender": "card", "store": "256",
-                                                            "original_order_id": sale_ids[1]})
+                                                            "original_order_id": sale_ids[-1]})
 
         async def refunded() -> bool:
             memos = await self.call("GET", f"{sf}/records/CreditMemo")

@@ -112,3 +112,25 @@ async def test_a_return_resumed_after_more_was_fulfilled_is_not_sent_again(tmp_p
         changes = [o for o in await records(stack, "Order") if o.get("RelatedOrderId") == order["order_id"]]
         assert len(changes) == 1
         assert len(await records(stack, "CreditMemo", ReferenceEntityId=summary_id)) == 1
+
+
+async def test_a_return_of_a_sale_not_posted_yet_waits_for_it(tmp_path: Path) -> None:
+    """A RETURN handled before its original sale is posted (the sale's job queued behind an outage) is a transient
+    ORDER_NOT_FOUND, not a dead letter; once the sale is posted and fulfilled the same return goes through."""
+    async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
+        (job,) = await sales_jobs(stack, store, [[{"sku": "SKU-0002", "quantity": 2}]])
+        sale = job.payload["sale"]
+        returned = await stack.pos_admin("POST", "sales", {"kind": "return", "original_order_id": sale["orderId"],
+                                                           "store": "256",
+                                                           "return_lines": [{"orderItemId": "1", "quantity": 1}]})
+        returns = ReturnProcessor(store, sf, Metrics(), settle_seconds=SETTLE)
+        with pytest.raises(TransientError) as early:
+            await returns.process(returned)
+        assert early.value.code == "ORDER_NOT_FOUND"
+        posted = Outcome()
+        await post.handle([job], posted)
+        assert posted.done == [job.id]
+        await returns.process(returned)
+        record = await store.sale_get(sale["orderId"])
+        assert record is not None and record.order_summary_id
+        assert len(await records(stack, "CreditMemo", ReferenceEntityId=record.order_summary_id)) == 1

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from worker.config import DEFAULT_RETURN_REASONS, ReturnsConfig
-from worker.errors import PermanentError
+from worker.errors import PermanentError, TransientError
 from worker.metrics import Metrics
 from worker.order_history import OrderApi, detail_query, returnable
 from worker.salesforce.soql import quote_soql
@@ -113,8 +113,10 @@ class ReturnProcessor:
         else:
             rows = await self.salesforce.query(detail_query(original_order_id))
         if not rows:
-            raise PermanentError("salesforce", f"no OrderSummary for original order {original_order_id}",
-                                 code="ORDER_NOT_FOUND")
+            # A POS sale whose own posting is still queued (or retrying) has no OrderSummary yet: its return waits
+            # for it; one that never posts ends in the dead letters with this reason after the retry budget.
+            raise TransientError("salesforce", f"no OrderSummary for original order {original_order_id} yet (not "
+                                 "posted, or not an order of this org)", code="ORDER_NOT_FOUND")
         return rows[0]
 
     async def _submit_return(self, key: str, state: dict[str, Any], lines: Sequence[dict[str, Any]],
