@@ -15,7 +15,6 @@ even when no row matched (``COUNT`` 0, the others null) -- standard SQL behaviou
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import cmp_to_key
@@ -23,7 +22,7 @@ from typing import Any
 
 from .bind import AggRef, AggregatePlan, GroupValue, Plan
 from .errors import AGGREGATE_BATCH_LIMIT, aggregate_too_many_rows
-from .evaluate import Evaluator, compare, like_pattern, semi_key, sort_key
+from .evaluate import Evaluator, compare, like_pattern, order_comparer, semi_key, sort_key
 from .model import And, Compare, InList, Like, Not, Or
 
 Row = dict[str, Any]
@@ -135,7 +134,7 @@ class AggregateRun:
             return groups
         keyed = [([sort_key(self.value(g, what)) for what, _ in self.agg.order], g) for g in groups]
         items = [item for _, item in self.agg.order]
-        keyed.sort(key=cmp_to_key(_comparer(items)))
+        keyed.sort(key=cmp_to_key(order_comparer(items)))
         return [g for _, g in keyed]
 
     def run(self, rows: list[Row]) -> list[Row]:
@@ -154,19 +153,3 @@ class AggregateRun:
                 record[column.key] = self.value(group, column.value)
             out.append(record)
         return out
-
-
-def _comparer(items: list[Any]) -> Callable[[Any, Any], int]:
-    def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
-        for item, ka, kb in zip(items, a[0], b[0], strict=True):
-            if ka is None or kb is None:
-                if ka is None and kb is None:
-                    continue
-                first = -1 if item.nulls_first else 1
-                return first if ka is None else -first
-            if ka != kb:
-                result = -1 if ka < kb else 1
-                return -result if item.descending else result
-        return 0
-
-    return cmp

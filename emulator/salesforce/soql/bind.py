@@ -25,7 +25,16 @@ from .errors import (
     semi_join_in_having,
     unsupported_object,
 )
-from .model import Aggregate, And, FieldPath, Not, Or, OrderItem, Select, SemiJoin, SubQuery, walk_fields
+from .model import (
+    Aggregate,
+    FieldPath,
+    OrderItem,
+    Select,
+    SemiJoin,
+    SubQuery,
+    condition_leaves,
+    walk_fields,
+)
 from .resolver import Access
 
 MAX_OFFSET = 2000
@@ -244,7 +253,7 @@ class Binder:
         if select.limit is not None and not select.group_by:
             raise limit_without_group_by(self.soql, select.sobject_pos)
         agg.having = select.having
-        for leaf in _having_leaves(select.having):
+        for leaf in condition_leaves(select.having):
             if isinstance(leaf, SemiJoin):
                 raise semi_join_in_having(self.soql, leaf.field.pos)
             target = leaf.field
@@ -338,21 +347,6 @@ class Binder:
         if not resolver.has_field(current, last):
             raise no_such_column(self.soql, path.pos, last, current)
         return BoundField(tuple(hops), resolver.canonical_field(current, last))
-
-
-def _having_leaves(cond: Any) -> list[Any]:
-    """The predicates of a HAVING condition, in text order."""
-    out: list[Any] = []
-    stack: list[Any] = [cond] if cond is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, And | Or):
-            stack.extend(reversed(node.parts))
-        elif isinstance(node, Not):
-            stack.append(node.part)
-        else:
-            out.append(node)
-    return out
 
 
 def _semi_joins(cond: Any) -> list[SemiJoin]:

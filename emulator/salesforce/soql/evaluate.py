@@ -9,6 +9,7 @@ UTC days; nulls sort first unless ``NULLS LAST``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache, cmp_to_key
 from typing import Any
@@ -200,21 +201,7 @@ class Evaluator:
         if not self.plan.order:
             return rows
         keyed = [([sort_key(self.value(bound, row)) for bound, _ in self.plan.order], row) for row in rows]
-        items = [item for _, item in self.plan.order]
-
-        def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
-            for item, ka, kb in zip(items, a[0], b[0], strict=True):
-                if ka is None or kb is None:
-                    if ka is None and kb is None:
-                        continue
-                    first = -1 if item.nulls_first else 1
-                    return first if ka is None else -first
-                if ka != kb:
-                    result = -1 if ka < kb else 1
-                    return -result if item.descending else result
-            return 0
-
-        keyed.sort(key=cmp_to_key(cmp))
+        keyed.sort(key=cmp_to_key(order_comparer([item for _, item in self.plan.order])))
         return [row for _, row in keyed]
 
 
@@ -230,3 +217,20 @@ def sort_key(value: Any) -> tuple[int, Any] | None:
         instant = to_instant(value)
         return (2, instant) if instant is not None else (3, value.casefold())
     return (4, str(value))
+
+
+def order_comparer(items: list[Any]) -> Callable[[Any, Any], int]:
+    """cmp over (sort keys, row) pairs by ORDER BY items: ASC/DESC, NULLS FIRST/LAST (rows and aggregate rows)."""
+    def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
+        for item, ka, kb in zip(items, a[0], b[0], strict=True):
+            if ka is None or kb is None:
+                if ka is None and kb is None:
+                    continue
+                first = -1 if item.nulls_first else 1
+                return first if ka is None else -first
+            if ka != kb:
+                result = -1 if ka < kb else 1
+                return -result if item.descending else result
+        return 0
+
+    return cmp

@@ -188,9 +188,9 @@ class Select:
         return any(isinstance(item.field, Aggregate) for item in self.order_by)
 
 
-def walk_fields(cond: Condition | None) -> list[FieldPath | Aggregate]:
-    """Every field path (or, in HAVING, aggregate) a condition reads (semi-join subqueries excluded)."""
-    out: list[FieldPath | Aggregate] = []
+def condition_leaves(cond: Condition | None) -> list[Any]:
+    """The predicates of a condition (WHERE or HAVING) under its AND/OR/NOT, in text order."""
+    out: list[Any] = []
     stack: list[Any] = [cond] if cond is not None else []
     while stack:
         node = stack.pop()
@@ -199,5 +199,10 @@ def walk_fields(cond: Condition | None) -> list[FieldPath | Aggregate]:
         elif isinstance(node, Not):
             stack.append(node.part)
         else:
-            out.append(node.field)
+            out.append(node)
     return out
+
+
+def walk_fields(cond: Condition | None) -> list[FieldPath | Aggregate]:
+    """Every field path (or, in HAVING, aggregate) a condition reads (semi-join subqueries excluded)."""
+    return [leaf.field for leaf in condition_leaves(cond)]
