@@ -42,9 +42,10 @@ async def sf_records(stack: Stack, sobject: str) -> list[dict[str, Any]]:
 
 async def test_the_guides_configuration_on_a_bare_org_posts_every_sale_and_imports_bopis_and_bofis(
         tmp_path: Path) -> None:
-    """With the guide's values verbatim on an org without POS setup records, every sale kind posts once with no
-    dead letter, the setup records are created at run time, and a BOPIS and a BOFIS order whose delivery method is
-    'Store Pickup CAD' reach the right stores as the right fulfillment types, with their tenders."""
+    """With the guide's values verbatim on an org without POS setup records, every sale kind (a return and an
+    exchange included) posts once with no dead letter, the setup records are created at run time, and a BOPIS and
+    a BOFIS order whose delivery method is 'Store Pickup CAD' reach the right stores as the right fulfillment
+    types, with their tenders."""
     async with emulators(seed="bare", sales_seed=GATEWAY_ONLY, fo_statuses=STATUSES,
                          cancel_status_value="Processing Cancel") as stack, \
             worker(stack, tmp_path, salesforce=GUIDE) as running:
@@ -67,6 +68,24 @@ async def test_the_guides_configuration_on_a_bare_org_posts_every_sale_and_impor
                     and {o["fulfillment_order_id"] for o in web.values()} <= set(await pos_orders()))
 
         await eventually(done, timeout=60, what="every sale posted and both web orders imported")
+        # a return and an exchange of take-with goods (fulfilled in OMS when posted, so OMS lets them be returned)
+        taken = [await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256"})
+                 for _ in range(2)]
+        await eventually(lambda: _contains(posted(), {t["orderId"] for t in taken}), timeout=60,
+                         what="the two take-with sales posted")
+        await stack.pos_admin("POST", "sales", {"kind": "return", "tender": "card", "store": "256",
+                                                "original_order_id": taken[0]["orderId"],
+                                                "return_lines": [{"orderItemId": "1", "quantity": 1}]})
+        exchange = await stack.pos_admin("POST", "sales", {"kind": "exchange", "tender": "card", "store": "256",
+                                                           "original_order_id": taken[1]["orderId"]})
+
+        async def refunded() -> bool:
+            return (len(await sf_records(stack, "CreditMemo")) >= 2
+                    and exchange["orderId"] in await posted())
+
+        await eventually(refunded, timeout=60, what="the return and the exchange refunded, the exchange posted")
+        sales += [*taken, exchange]
+        assert len(await sf_records(stack, "CreditMemo")) == 2
         assert await running.store.dead_letters() == []
         counts = await running.store.queue_counts()
         assert all(counts[q]["dead"] == 0 for q in QUEUES)
@@ -86,3 +105,7 @@ async def test_the_guides_configuration_on_a_bare_org_posts_every_sale_and_impor
                                                                                 "SHIP_TO_HOME_CURRENT_STORE")
         assert (str(bopis.get("storeId")), str(bofis.get("storeId"))) == ("256", "257")
         assert bopis["tenders"] and bofis["tenders"]
+
+
+async def _contains(found: Any, wanted: set[str]) -> bool:
+    return wanted <= await found
