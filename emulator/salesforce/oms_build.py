@@ -8,6 +8,8 @@ from . import oms_quantities
 from .errors import SfError
 from .org import Org
 
+CHANGE_TYPE = {"cancel": "Cancel", "return": "Return"}  # OrderItemSummaryChange.ChangeType per action
+
 
 def connect_error(code: str, message: str, status: int = 400) -> SfError:
     """Connect REST error (``[{"errorCode","message"}]``)."""
@@ -181,7 +183,7 @@ def submit_change(org: Org, os_id: str, items: list[dict[str, Any]], kind: str) 
         org.insert("OrderItemSummaryChange", {
             "OrderSummaryId": os_id, "OrderItemSummaryId": ois["Id"], "ChangeOrderItemId": change_item,
             "Reason": change["reason"], "IsPreFulfillment": kind == "cancel",
-            "ChangeType": "Pre-Fulfillment" if kind == "cancel" else "Post Fulfillment",
+            "ChangeType": CHANGE_TYPE[kind],
         }, system=True)
         oms_quantities.record_change(org, ois["Id"], quantity, kind)
         amount = quantity * (item["UnitPrice"] or 0.0) + line_adj

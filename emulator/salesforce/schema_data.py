@@ -31,7 +31,10 @@ PICKLISTS: dict[str, tuple[str, ...]] = {
                    "RETURNINITIATED", "RETURNED", "RESHIPPED", "PAID"),
     "CHANGE_REASON": ("Unknown", "Damaged", "Defective", "Wrong Item", "Not Satisfied", "Changed Mind",
                       "Customer Changed Mind", "Duplicate Order", "Store Return", "Unavailable", "Other"),
-    "CHANGE_TYPE": ("Pre-Fulfillment", "Post Fulfillment"),
+    # OrderItemSummaryChange.ChangeType, a restricted picklist (Object Reference, OrderItemSummaryChange, v54..v64:
+    # Add, Cancel, DeliveryChargeAdjustment, ProductAdjustment, Return; later releases add fee and group kinds).
+    # Whether the change came before fulfilment is the separate IsPreFulfillment flag.
+    "CHANGE_TYPE": ("Add", "Cancel", "DeliveryChargeAdjustment", "ProductAdjustment", "Return"),
     "TAX_LOCALE": ("Gross", "Net"),
     "REJECT_REASON": ("Damaged", "Just Sold", "Other", "Out of Packing Supplies", "Out of Stock"),
     "SIMPLE_STATUS": ("Active", "Inactive"),

@@ -106,6 +106,8 @@ async def test_return_credit_memo_and_refund_chain(sf: Client) -> None:
     assert status == 201 and body["success"] is True and body["changeOrderId"].startswith("801")
     assert body["changeBalances"]["totalAmount"] == 10.0 and body["changeBalances"]["totalTaxAmount"] == 1.0
     assert sf.emu.org.get(ois)["QuantityReturned"] == 1.0
+    changes = sf.emu.org.children(summary, "OrderItemSummaryChange", "OrderSummaryId")
+    assert [(c["ChangeType"], c["IsPreFulfillment"]) for c in changes] == [("Return", False)]
     status, memo, _ = await sf.call("POST", f"{OM}/{summary}/actions/create-credit-memo",
                                     {"changeOrderIds": [body["changeOrderId"]]})
     assert status == 201 and memo["creditMemoId"].startswith("50g")
@@ -118,7 +120,7 @@ async def test_return_credit_memo_and_refund_chain(sf: Client) -> None:
 
 
 async def test_submit_cancel_reduces_quantity(sf: Client) -> None:
-    """submit-cancel records QuantityCanceled and an OrderItemSummaryChange (after cancel-item freed the allocation)."""
+    """submit-cancel records QuantityCanceled and a Cancel OrderItemSummaryChange once cancel-item freed the lines."""
     order = (await sf.orders(count=1, lines=[{"sku": "SKU-0004", "quantity": 2}]))[0]
     summary = order["order_summary_id"]
     ois = sf.emu.org.children(summary, "OrderItemSummary", "OrderSummaryId")[0]["Id"]
@@ -131,7 +133,8 @@ async def test_submit_cancel_reduces_quantity(sf: Client) -> None:
     assert status == 201 and body["changeBalances"]["totalExcessFundsAmount"] > 0
     row = sf.emu.org.get(ois)
     assert (row["QuantityCanceled"], row["Quantity"]) == (2.0, 0.0)
-    assert len(sf.emu.org.children(summary, "OrderItemSummaryChange", "OrderSummaryId")) == 1
+    changes = sf.emu.org.children(summary, "OrderItemSummaryChange", "OrderSummaryId")
+    assert [(c["ChangeType"], c["IsPreFulfillment"]) for c in changes] == [("Cancel", True)]
 
 
 async def test_unmanaged_summary_gets_no_order_services(sf: Client) -> None:
