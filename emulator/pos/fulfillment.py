@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from .common import ApiProblem, bad, json_qty, paginate, quantity, require_str
+from .packed import PackedOrders
 
 BOPIS_TYPES = frozenset({"PICKUP_IN_STORE", "BOPIS", "STORE_PICKUP"})  # BOPIS spelling unconfirmed (§3.1)
 BOFIS_TYPES = frozenset({"SHIP_TO_HOME_CURRENT_STORE", "BOFIS"})
@@ -86,7 +87,7 @@ def derive_status(lines: list[dict[str, Any]]) -> str:
 class FulfillmentOrders:
     def __init__(self, page_size: int = 50) -> None:
         self.page_size = page_size
-        self.by_id: dict[str, dict[str, Any]] = {}
+        self.by_id = PackedOrders()
         self.by_external: dict[str, str] = {}
         self._line_ids = itertools.count(1)
 
@@ -104,7 +105,7 @@ class FulfillmentOrders:
         validate_import(body)
         existing = self.by_external.get(body["externalOrderId"])
         if existing is not None:
-            return self.by_id[existing], False
+            return self.get(existing), False
         if body["orderId"] in self.by_id:
             raise ApiProblem(
                 409, "ORDER_ID_IN_USE", f"orderId {body['orderId']} belongs to another externalOrderId"
@@ -119,7 +120,7 @@ class FulfillmentOrders:
         order.update(
             orderType=self.order_type(order), orderStatus="NEW", createdDate=now_ms, updatedDate=now_ms
         )
-        self.by_id[order["orderId"]] = order
+        self.by_id.save(order)
         self.by_external[order["externalOrderId"]] = order["orderId"]
         return order, True
 
@@ -132,20 +133,22 @@ class FulfillmentOrders:
     def search(self, query: Any) -> dict[str, Any]:
         if not isinstance(query, dict):
             raise bad("(body)", "expected a JSON object")
-        orders = list(self.by_id.values())
+        found = list(self.by_id.keys())
         if query.get("storeId") is not None:
-            orders = [o for o in orders if o.get("storeId") == query["storeId"]]
+            found = [(i, k) for i, k in found if k.store_id == query["storeId"]]
         if query.get("status") is not None:
             wanted = query["status"] if isinstance(query["status"], list) else [query["status"]]
-            orders = [o for o in orders if o["orderStatus"] in wanted]
+            found = [(i, k) for i, k in found if k.status in wanted]
         if query.get("updatedSince") is not None:
             if not isinstance(query["updatedSince"], int):
                 raise bad("updatedSince", "expected epoch milliseconds")
-            orders = [o for o in orders if o["updatedDate"] >= query["updatedSince"]]
+            found = [(i, k) for i, k in found if k.updated >= query["updatedSince"]]
         if query.get("externalOrderIds") is not None:
             ids = set(query["externalOrderIds"])
-            orders = [o for o in orders if o["externalOrderId"] in ids]
-        return paginate(orders, query, self.page_size)
+            found = [(i, k) for i, k in found if k.external_id in ids]
+        answer = paginate([i for i, _ in found], query, self.page_size)
+        answer["orders"] = [self.get(i) for i in answer["orders"]]
+        return answer
 
     def cancel(self, order_id: str, body: Any, now_ms: int) -> dict[str, Any]:
         """OMS-initiated cancel; already canceled lines are left as they are (a repeat is harmless)."""
@@ -175,6 +178,7 @@ class FulfillmentOrders:
                 line.update(itemStatus="CANCELED", canceledQuantity=line["quantity"], cancelReason=reason)
         order["orderStatus"] = derive_status(order["orderProductList"])
         order["updatedDate"] = now_ms
+        self.by_id.save(order)
         return order
 
     def apply_event(self, order_id: str, body: Any, now_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -220,6 +224,7 @@ class FulfillmentOrders:
             )
         order["orderStatus"] = derive_status(order["orderProductList"])
         order["updatedDate"] = now_ms
+        self.by_id.save(order)
         webhook = {
             "eventType": event,
             "orderType": kind,
