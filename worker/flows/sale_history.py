@@ -1,0 +1,149 @@
+"""Sale history as the sale source of the GraphQL POS back-end (``pos.backend: graphql``).
+
+Every ``poll_interval_seconds`` (the shared loop of :mod:`.periodic`) the ``sale`` query is asked for the sales
+modified in the window ``[since, until)``: ``since`` is where the previous window ended less
+``overlap_seconds`` (late uploads, clock skew), ``until`` is now. The window is read page by page; each page's
+sales are mapped (:func:`worker.mapping.graphql_sale.sale_body`, with ``customer`` for the e-mail and
+``location`` for the store) to the Retail Cloud export body and stored as the same queue rows a webhook or the
+sale sweep would make (:func:`worker.flows.sale_sweep.sweep_jobs`: same dedupe and ordering keys), so a sale
+seen again in an overlap, a re-poll or after a crash is stored once, and posting is the shared code.
+
+Progress is durable and moves only after the effect: after a page's rows are committed the window and that
+page's ``endCursor`` are saved (a restart resumes the window after that page); after the last page the window's
+end becomes the cursor. Before its first window the loop checks the server's schema (a mismatch names the type
+and field). A failed poll (POS or store down, a permission missing) backs off and is retried, never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import structlog
+
+from worker.mapping.graphql_sale import SaleMappingError, sale_body
+from worker.store import Store
+
+from .periodic import FAILED_SWEEP_RETRY, sweep_every
+from .sale_sweep import sweep_jobs
+
+log = structlog.get_logger(__name__)
+CURSOR_KEY = "sale_history.until_ms"  # where the last complete window ended (epoch ms)
+WINDOW_KEY = "sale_history.window"  # the window being read: {"since", "until", "after"} ("" when none)
+
+
+class SaleHistoryApi(Protocol):
+    async def check_schema(self) -> None: ...
+
+    async def sale_page(self, since_ms: int, until_ms: int, first: int,
+                        after: str | None) -> tuple[list[dict[str, Any]], str | None, bool]: ...
+
+    async def customer(self, customer_id: str) -> dict[str, Any] | None: ...
+
+    async def location(self, location_id: str) -> dict[str, Any] | None: ...
+
+
+class SaleHistory:
+    def __init__(self, store: Store, pos: SaleHistoryApi, *, interval_seconds: float, overlap_seconds: float,
+                 lookback_seconds: float, page_size: int,
+                 notify: Mapping[str, Callable[[], None]] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.pos = store, pos
+        self.interval, self.page_size = interval_seconds, page_size
+        self.overlap_ms, self.lookback_ms = int(overlap_seconds * 1000), int(lookback_seconds * 1000)
+        self.notify, self.clock = dict(notify or {}), clock
+        self._lock = asyncio.Lock()
+        self._stores: dict[str, str] = {}  # locationId -> store code (locations rarely change; per process)
+        self.schema_checked = False
+        self.polls = 0
+        self.last_error: str | None = None
+
+    async def _window(self) -> tuple[int, int, str | None]:
+        saved = await self.store.meta_get(WINDOW_KEY)
+        if saved:
+            window = json.loads(saved)
+            return int(window["since"]), int(window["until"]), window.get("after")
+        now = int(self.clock() * 1000)
+        last = await self.store.meta_get(CURSOR_KEY)
+        since = int(last) - self.overlap_ms if last else now - self.lookback_ms
+        return min(since, now), now, None
+
+    async def _store_code(self, location_id: str) -> str | None:
+        if location_id not in self._stores:
+            found = await self.pos.location(location_id)
+            if found is None or not found.get("code"):
+                return None
+            self._stores[location_id] = str(found["code"])
+        return self._stores[location_id]
+
+    async def _bodies(self, nodes: list[dict[str, Any]],
+                      customers: dict[str, dict[str, Any] | None]) -> tuple[list[dict[str, Any]], list[str]]:
+        bodies: list[dict[str, Any]] = []
+        refused: list[str] = []
+        for node in nodes:
+            sale_id = str(node.get("id"))[:64]
+            store_id = await self._store_code(str(node.get("locationId")))
+            if store_id is None:
+                refused.append(f"{sale_id}: locationId: no location {str(node.get('locationId'))[:64]}")
+                continue
+            customer_id = node.get("customerId")
+            if customer_id and customer_id not in customers:
+                customers[customer_id] = await self.pos.customer(str(customer_id))
+            try:
+                bodies.append(sale_body(node, store_id=store_id,
+                                        customer=customers.get(customer_id) if customer_id else None))
+            except SaleMappingError as exc:
+                refused.append(f"{sale_id}: {exc}")
+        return bodies, refused
+
+    async def poll(self) -> int:
+        """One window, every page; returns how many queue rows were newly stored."""
+        async with self._lock:
+            try:
+                inserted = await self._poll()
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                raise
+            self.last_error = None
+            return inserted
+
+    async def _poll(self) -> int:
+        if not self.schema_checked:
+            await self.pos.check_schema()
+            self.schema_checked = True
+        since, until, after = await self._window()
+        found = inserted = 0
+        refused: list[str] = []
+        queues: set[str] = set()
+        customers: dict[str, dict[str, Any] | None] = {}
+        while True:
+            nodes, end_cursor, more = await self.pos.sale_page(since, until, self.page_size, after)
+            bodies, bad = await self._bodies(nodes, customers)
+            jobs, invalid = sweep_jobs(bodies)
+            found, refused = found + len(nodes), refused + bad + invalid
+            if jobs:
+                added = await self.store.enqueue(jobs)  # durable before the window moves past them
+                inserted += added
+                if added:
+                    queues.update(job.queue for job in jobs)
+            after = end_cursor or after
+            if not more:
+                break
+            await self.store.meta_set(WINDOW_KEY, json.dumps({"since": since, "until": until, "after": after}))
+        await self.store.meta_set(CURSOR_KEY, str(until))
+        await self.store.meta_set(WINDOW_KEY, "")
+        self.polls += 1
+        if refused:
+            log.warning("sale_history_refused", count=len(refused), sales=refused[:10])
+        log.info("sale_history_polled", since_ms=since, until_ms=until, found=found, enqueued=inserted)
+        for queue in sorted(queues):
+            self.notify.get(queue, lambda: None)()
+        return inserted
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll now and every interval until ``stop``; a failed poll backs off and is retried."""
+        await sweep_every(self.interval, self.poll, stop, failed_event="sale_history_failed",
+                          retry=FAILED_SWEEP_RETRY)
