@@ -26,6 +26,7 @@ from .resolvers import ROLES, GraphqlBook, bindables
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 GRAPHQL_PATH = "/graphql"
+ISSUER = web.AppKey("graphql_issuer", Issuer)
 # Field errors (FORBIDDEN, BAD_USER_INPUT) are answers, not emulator faults: ariadne's per-error tracebacks stay out
 ERRORS_LOG = logging.getLogger("emulator.pos.graphql.errors")
 ERRORS_LOG.setLevel(logging.CRITICAL)
@@ -46,6 +47,10 @@ def add_graphql_routes(app: web.Application, state: PosState) -> Issuer:
     limiter = RateLimiter(settings.rate_limit_per_second, time.monotonic)
     explorer = ExplorerGraphiQL(title="POS GraphQL (emulated)").html(None)
     add_oidc_routes(app, issuer)
+    app[ISSUER] = issuer
+
+    async def revoke(_: web.Request) -> web.Response:  # admin: every GraphQL token is forgotten (a key rotation)
+        return web.json_response({"revoked": issuer.revoke_all()})
 
     async def console(_: web.Request) -> web.Response:
         return web.Response(text=explorer or "", content_type="text/html")
@@ -79,4 +84,5 @@ def add_graphql_routes(app: web.Application, state: PosState) -> Issuer:
 
     app.router.add_post(GRAPHQL_PATH, execute)
     app.router.add_get(GRAPHQL_PATH, console)
+    app.router.add_post("/__admin/graphql/tokens/revoke", revoke)
     return issuer

@@ -1,0 +1,128 @@
+"""Sale history polling on a real SQLite store: windows from the durable cursor less the overlap, each page
+stored before the window moves, a killed window resumed after its last stored page, lookups and refusals."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from worker.errors import PermanentError, TransientError
+from worker.flows.sale_history import CURSOR_KEY, WINDOW_KEY, SaleHistory
+from worker.store import Store
+
+NOW_MS = 1_800_000_000_000
+NODE: dict[str, Any] = {
+    "id": "S-1", "number": "S-1", "status": "COMPLETED", "createdAt": "2027-01-15T08:00:00.000Z",
+    "modifiedAt": "2027-01-15T08:00:00.000Z", "currency": "USD", "locationId": "LOC-256", "customerId": "C1",
+    "shippingAddress": None,
+    "lines": [{"id": "1", "itemId": "SKU-1", "sku": "SKU-1", "description": "Tee", "quantity": 1,
+               "unitPrice": "20.00", "subtotal": "20.00", "discount": "0.00", "tax": "1.65", "taxRate": 0.0825,
+               "total": "21.65", "fulfillment": "TAKE_WITH", "returnOf": None, "returnReason": None}],
+    "payments": [{"id": "P1", "method": "CASH", "amount": "21.65", "cardBrand": None, "cardLast4": None,
+                  "walletType": None, "reference": "T1", "approved": True}],
+    "subtotal": "20.00", "discountTotal": "0.00", "taxTotal": "1.65", "total": "21.65",
+}
+
+
+def node(n: int, **changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(NODE), "id": f"S-{n}", "number": f"S-{n}", **changes}
+
+
+class FakeHistoryApi:
+    """Pages of a window (keyset cursors "p<n>"); ``fail_at`` = raise when asked for that page (0-based)."""
+
+    def __init__(self, pages: list[list[dict[str, Any]]], *, fail_at: int | None = None,
+                 schema_error: Exception | None = None) -> None:
+        self.pages, self.fail_at, self.schema_error = pages, fail_at, schema_error
+        self.asked: list[tuple[int, int, str | None]] = []
+        self.customers: list[str] = []
+        self.locations: list[str] = []
+
+    async def check_schema(self) -> None:
+        if self.schema_error is not None:
+            raise self.schema_error
+
+    async def sale_page(self, since_ms: int, until_ms: int, first: int,
+                        after: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
+        self.asked.append((since_ms, until_ms, after))
+        index = 0 if after is None else int(after[1:]) + 1
+        if index == self.fail_at:
+            raise TransientError("pos", "GraphQL POS unreachable (ServerDisconnectedError)")
+        return self.pages[index], f"p{index}", index + 1 < len(self.pages)
+
+    async def customer(self, customer_id: str) -> dict[str, Any] | None:
+        self.customers.append(customer_id)
+        return {"id": customer_id, "email": "a@example.com", "firstName": "Ann", "lastName": "Lee", "phone": None}
+
+    async def location(self, location_id: str) -> dict[str, Any] | None:
+        self.locations.append(location_id)
+        return {"id": location_id, "code": location_id[4:], "name": "x"} if location_id.startswith("LOC-") else None
+
+
+def history(store: Store, api: FakeHistoryApi, clock: list[float]) -> SaleHistory:
+    return SaleHistory(store, api, interval_seconds=30, overlap_seconds=60, lookback_seconds=3600, page_size=2,
+                       clock=lambda: clock[0])
+
+
+async def sale_keys(store: Store) -> list[str]:
+    jobs = await store.claim("sale", 100, worker_id="t", lease_seconds=60)
+    return sorted(str(job.payload["sale"]["orderId"]) for job in jobs)
+
+
+async def test_the_first_window_looks_back_then_windows_follow_the_cursor_less_the_overlap(store: Store) -> None:
+    """No cursor: [now - lookback, now); after it the cursor is now, and the next window starts 60 s before."""
+    clock = [NOW_MS / 1000]
+    api = FakeHistoryApi([[node(1), node(2)], [node(3)]])
+    assert await history(store, api, clock).poll() == 3
+    assert api.asked == [(NOW_MS - 3_600_000, NOW_MS, None), (NOW_MS - 3_600_000, NOW_MS, "p0")]
+    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS) and await store.meta_get(WINDOW_KEY) == ""
+    clock[0] += 30
+    api.asked.clear()
+    assert await history(store, api, clock).poll() == 0  # the same sales again: same keys, nothing new
+    assert api.asked[0] == (NOW_MS - 60_000, NOW_MS + 30_000, None)
+    assert await sale_keys(store) == ["S-1", "S-2", "S-3"]
+
+
+async def test_a_failed_page_keeps_the_stored_pages_and_the_next_poll_resumes_after_them(store: Store) -> None:
+    """Page 2 fails: page 1's sales are stored, the window and its cursor saved, the old cursor kept; the next
+    poll asks for the same window after page 1 and finishes it."""
+    clock = [NOW_MS / 1000]
+    await store.meta_set(CURSOR_KEY, str(NOW_MS - 10_000))
+    api = FakeHistoryApi([[node(1), node(2)], [node(3), node(4)], [node(5)]], fail_at=2)
+    with pytest.raises(TransientError):
+        await history(store, api, clock).poll()
+    assert json.loads(await store.meta_get(WINDOW_KEY) or "{}") == {"since": NOW_MS - 70_000, "until": NOW_MS,
+                                                                    "after": "p1"}
+    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS - 10_000)
+    clock[0] += 100
+    api.fail_at, api.asked = None, []
+    assert await history(store, api, clock).poll() == 1
+    assert api.asked == [(NOW_MS - 70_000, NOW_MS, "p1")]
+    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS)
+    assert await sale_keys(store) == ["S-1", "S-2", "S-3", "S-4", "S-5"]
+
+
+async def test_lookups_are_shared_and_unmappable_sales_are_refused_not_fatal(store: Store) -> None:
+    """One customer lookup per customer per poll and one location lookup per location; a sale at an unknown
+    location or with a gift-card payment is refused (logged), the others stored and the cursor moves."""
+    clock = [NOW_MS / 1000]
+    gift = node(3, payments=[{**NODE["payments"][0], "method": "GIFTCARD"}])
+    api = FakeHistoryApi([[node(1), node(2)], [gift, node(4, locationId="NOWHERE")]])
+    assert await history(store, api, clock).poll() == 2
+    assert api.customers == ["C1"] and sorted(api.locations) == ["LOC-256", "NOWHERE"]
+    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS)
+    assert await sale_keys(store) == ["S-1", "S-2"]
+
+
+async def test_a_schema_mismatch_stops_the_poll_before_any_window(store: Store) -> None:
+    """Until the schema check passes no sale is asked for and the cursor stays unset; last_error says why."""
+    clock = [NOW_MS / 1000]
+    api = FakeHistoryApi([[node(1)]], schema_error=PermanentError("pos", "GraphQL schema mismatch: Sale.total"))
+    poller = history(store, api, clock)
+    with pytest.raises(PermanentError):
+        await poller.poll()
+    assert api.asked == [] and await store.meta_get(CURSOR_KEY) is None
+    assert poller.last_error is not None and "Sale.total" in poller.last_error
