@@ -75,3 +75,15 @@ def test_a_changed_server_schema_is_named_by_type_and_field(old: str, new: str, 
     with pytest.raises(SchemaMismatch) as caught:
         check_schema(introspect(changed))
     assert "GraphQL schema mismatch: " in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_assumed_schema_offers_exactly_the_supported_integration_endpoints() -> None:
+    """The SDL's root fields are the vendor's supported queries and mutations, no more, and it says it is assumed."""
+    schema = build_schema(SDL_PATH.read_text())
+    assert schema.query_type is not None and schema.mutation_type is not None
+    assert set(schema.query_type.fields) == {
+        "customer", "environment", "giftcard", "item", "itemSerialLot", "itemWarehouse", "location", "product",
+        "productBanner", "productGroup", "productNotice", "productSection", "productSortOption", "sale"}
+    assert set(schema.mutation_type.fields) == {
+        "giftcardAdd", "giftcardEdit", "giftcardTransAdd", "giftcardTransCapture", "purchaseAdd"}
+    assert SDL_PATH.read_text().startswith("# ASSUMED SCHEMA")
