@@ -15,8 +15,8 @@ from emulator.pos.app import start_pos_emulator
 from emulator.pos.graphql.server import SDL_PATH
 from emulator.pos.settings import PosEmulatorSettings
 
-from .graphql_harness import graphql_raw_config
-from .harness import emulators
+from .graphql_harness import graphql_raw_config, graphql_worker
+from .harness import emulators, eventually, references
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +73,22 @@ async def test_check_config_live_names_the_missing_field_and_the_missing_permiss
                               "lacks the permission sale:read (query sale)") for row in rows), perm_out
     assert any(row.startswith("POS schema PASS") for row in rows) and rows[-1] == "6/7 checks passed"
     assert "FilterQuery" not in perm_out and "FO statuses" not in perm_out  # not flows of this back-end
+
+
+async def test_a_running_worker_without_the_role_stays_up_and_status_names_the_permission(tmp_path: Path) -> None:
+    """The worker on a client without the role keeps running and ready; /status shows pos_sale_history down with
+    the missing permission, and no sale is posted or lost (the cursor stays unset until the poll succeeds)."""
+    async with emulators() as stack, graphql_worker(stack, tmp_path, client_id="demo-gql-norole") as running:
+        await stack.pos_admin("POST", "sales", {"kind": "in_store", "tender": "card", "store": "256"})
+        url = f"http://127.0.0.1:{running.http_port}/status"
+
+        async def reported() -> bool:
+            async with stack.http.get(url) as resp:
+                body = await resp.json()
+            state = body["dependencies"].get("pos_sale_history", {})
+            return bool(body["ready"] and state.get("state") == "down"
+                        and "lacks the permission sale:read" in str(state.get("reason")))
+
+        await eventually(reported, timeout=30, what="/status naming the missing permission")
+        assert await running.store.meta_get("sale_history.until_ms") is None
+        assert await references(stack) == []
