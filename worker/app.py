@@ -104,17 +104,15 @@ async def serve(
         pos: PosClient | GraphqlPos = (PosClient(config.pos, session, retry=http_retry) if retail
                                        else GraphqlPos(config.pos, session, retry=http_retry))
         stack.push_async_callback(pos.close)
-        history = await _sale_history(config, store, pos) if isinstance(pos, GraphqlPos) else None
 
         wakeups = {q: asyncio.Event() for q in ("fo_import", "sale", "status", "return", "cancel")}
         notify = {q: event.set for q, event in wakeups.items()}
+        history = await _sale_history(config, store, pos, notify) if isinstance(pos, GraphqlPos) else None
         reconciler = Reconciler(store, sf, config.salesforce, metrics, interval_seconds=wc.reconcile.interval_seconds,
                                 overlap_seconds=wc.reconcile.overlap_seconds, on_enqueued=notify["fo_import"])
         sale_sweep = SaleSweep(store, pos, interval_seconds=wc.sale_sweep.interval_seconds,
                                overlap_seconds=wc.sale_sweep.overlap_seconds,
                                notify=notify) if isinstance(pos, PosClient) else None
-        if history is not None:
-            history.notify = dict(notify)
         channel = wc.stream.channel
 
         async def on_invalid_replay() -> None:
@@ -218,13 +216,14 @@ async def serve(
         log.info("worker_stopped")
 
 
-async def _sale_history(config: Config, store: Store, pos: GraphqlPos) -> SaleHistory:
+async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
+                        notify: dict[str, Callable[[], None]]) -> SaleHistory:
     """The GraphQL back-end's sale source; the server's schema is checked first: a mismatch ends the start (one
     line naming the type and field), an unreachable POS does not (the poll loop checks before its first window)."""
     g = config.pos.graphql
     assert g is not None  # Config requires pos.graphql for this back-end
     history = SaleHistory(store, pos, interval_seconds=g.poll_interval_seconds, overlap_seconds=g.overlap_seconds,
-                          lookback_seconds=g.initial_lookback_seconds, page_size=g.page_size)
+                          lookback_seconds=g.initial_lookback_seconds, page_size=g.page_size, notify=notify)
     try:
         await pos.check_schema()
         history.schema_checked = True
