@@ -26,8 +26,7 @@ def saved_window(db: Path) -> str:
 
 
 async def test_kill_9_mid_poll_posts_every_sale_exactly_once(tmp_path: Path) -> None:
-    """Four SIGKILLs while sale history is read page by page (a long overlap makes every poll many pages) during
-    a stream of sales; after restarts every sale is an Order exactly once and a killed window was resumed."""
+    """Four SIGKILLs mid-poll during a stream of sales: every sale posted exactly once, a killed window resumed."""
     rng = random.Random(20)
     async with emulators() as stack:
         port, db = free_port(), tmp_path / "state.db"

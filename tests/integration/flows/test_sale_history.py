@@ -87,8 +87,7 @@ async def test_the_first_window_looks_back_then_windows_follow_the_cursor_less_t
 
 
 async def test_a_failed_page_keeps_the_stored_pages_and_the_next_poll_resumes_after_them(store: Store) -> None:
-    """Page 2 fails: page 1's sales are stored, the window and its cursor saved, the old cursor kept; the next
-    poll asks for the same window after page 1 and finishes it."""
+    """A failed page keeps earlier pages and the old cursor; the next poll resumes the window after them."""
     clock = [NOW_MS / 1000]
     await store.meta_set(CURSOR_KEY, str(NOW_MS - 10_000))
     api = FakeHistoryApi([[node(1), node(2)], [node(3), node(4)], [node(5)]], fail_at=2)
@@ -106,8 +105,7 @@ async def test_a_failed_page_keeps_the_stored_pages_and_the_next_poll_resumes_af
 
 
 async def test_lookups_are_shared_and_unmappable_sales_are_refused_not_fatal(store: Store) -> None:
-    """One customer lookup per customer per poll and one location lookup per location; a sale at an unknown
-    location or with a gift-card payment is refused (logged), the others stored and the cursor moves."""
+    """Lookups are shared per poll; an unmappable sale is refused, the others stored and the cursor moves."""
     clock = [NOW_MS / 1000]
     gift = node(3, payments=[{**NODE["payments"][0], "method": "GIFTCARD"}])
     api = FakeHistoryApi([[node(1), node(2)], [gift, node(4, locationId="NOWHERE")]])

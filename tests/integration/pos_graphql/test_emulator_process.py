@@ -15,8 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_the_start_up_line_names_graphql_url_and_it_answers_introspection() -> None:
-    """The JSON line carries graphql_url (<pos_url>/graphql); a client-credentials token from <pos_url>/oidc
-    introspects it (__schema lists the sale query)."""
+    """The start-up line's graphql_url answers introspection with a token from the emulator's issuer."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "emulator", "--sf-port", "0", "--pos-port", "0", cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})

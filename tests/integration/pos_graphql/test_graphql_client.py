@@ -78,8 +78,7 @@ async def test_discovery_finds_the_token_endpoint_and_concurrent_calls_share_one
 
 async def test_the_token_is_refreshed_before_it_expires_and_after_the_server_forgets_it(
         emulator: RunningPos, http: aiohttp.ClientSession, clock: Clock) -> None:
-    """A cached token is reused, replaced half-way through its expires_in (never later than a minute before it
-    runs out), and replaced once (not per call) when the API answers UNAUTHENTICATED (tokens revoked)."""
+    """A token is reused, refreshed half-way through its life, and refreshed once when the API rejects it."""
     gpos = await client_for(emulator, http, clock)
     try:
         await gpos.ping()
@@ -115,8 +114,7 @@ async def test_refused_client_credentials_are_held_and_say_why(emulator: Running
 
 async def test_a_client_without_the_role_gets_a_permission_error_naming_the_permission(
         emulator: RunningPos, http: aiohttp.ClientSession, clock: Clock) -> None:
-    """Sale history for a client without the integration role is a permanent error naming sale:read; the
-    environment (open to every client) still answers."""
+    """A client without the role gets a permanent error naming sale:read; environment still answers."""
     gpos = await client_for(emulator, http, clock, client_id="demo-gql-norole")
     try:
         assert (await gpos.environment())["id"] == "acme"
@@ -155,8 +153,7 @@ async def test_the_schema_check_names_a_field_the_server_removed(http: aiohttp.C
 
 async def test_sale_history_pages_by_keyset_cursor_over_a_since_until_window(
         emulator: RunningPos, http: aiohttp.ClientSession, clock: Clock) -> None:
-    """Admin sales appear in sale(since, until) by modification time, paged without loss; an update moves a
-    sale to its new modification time."""
+    """Admin sales appear in sale(since, until) by modification time, paged by keyset cursor without loss."""
     state = emulator.runner.app[STATE]
     for n in range(5):
         clock.now += 1

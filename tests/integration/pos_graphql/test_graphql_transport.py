@@ -112,8 +112,7 @@ async def emulator() -> AsyncIterator[RunningPos]:
 async def test_the_emulated_token_endpoint_answers_rfc_6749_errors(emulator: RunningPos, form: dict[str, str],
                                                                    basic: tuple[str, str] | None, status: int,
                                                                    error: str) -> None:
-    """Bad credentials are 401 invalid_client (Basic gets a WWW-Authenticate challenge), another grant 400
-    unsupported_grant_type, no grant_type 400 invalid_request; every answer is no-store JSON."""
+    """The emulated token endpoint answers RFC 6749 §5.2 errors (401 invalid_client, 400 others), no-store."""
     headers = {}
     if basic:
         headers["Authorization"] = "Basic " + base64.b64encode(":".join(basic).encode()).decode()

@@ -78,8 +78,7 @@ def test_an_anonymous_sale_has_no_email_and_no_profile() -> None:
 
 
 def test_an_exchange_splits_into_sold_and_returned_lines_with_positive_amounts() -> None:
-    """Negative lines become returnProductList (amounts positive, returnOf as original ids); the exchange gives
-    a sale job and a return job under the sweep's keys."""
+    """An exchange's negative lines become positive returnProductList lines; it gives a sale and a return job."""
     returned = {**LINE, "id": "R1", "quantity": -1, "subtotal": "-20.00", "discount": "-2.00", "tax": "-1.49",
                 "total": "-19.49", "returnOf": {"saleId": "S-0", "lineId": "1"}, "returnReason": "DAMAGED"}
     body = sale_body(node(lines=[LINE, returned], subtotal="20.00", discountTotal="2.00", taxTotal="1.48",
