@@ -103,3 +103,19 @@ def test_check_config_refuses_with_exit_2_and_no_traceback(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "worker.webhook: the POS webhooks flow is configured, but pos.backend graphql cannot do it" in err
     assert "Traceback" not in err
+
+
+def test_the_graphql_client_secret_can_come_from_a_file_or_the_environment(tmp_path: Path) -> None:
+    """pos.graphql.client_secret_file and ${VAR} both fill client_secret (one trailing newline dropped)."""
+    secret = tmp_path / "gql-secret"
+    secret.write_text("from-a-file\n")
+    data = graphql_config()
+    del data["pos"]["graphql"]["client_secret"]
+    data["pos"]["graphql"]["client_secret_file"] = str(secret)
+    config = parse_config(data, {})
+    assert config.pos.graphql is not None
+    assert config.pos.graphql.client_secret.get_secret_value() == "from-a-file"
+    data = graphql_config()
+    data["pos"]["graphql"]["client_secret"] = "${GQL_SECRET}"
+    config = parse_config(data, {"GQL_SECRET": "from-env"})
+    assert config.pos.graphql is not None and config.pos.graphql.client_secret.get_secret_value() == "from-env"
