@@ -156,9 +156,10 @@ def bindables(state: PosState, book: GraphqlBook) -> list[Any]:
                 "currency": "USD", "timezone": "UTC"}
 
     @query.field("sale")
-    def sale(_: Any, info: GraphQLResolveInfo, since: str, until: str, first: int = 50,
+    def sale(_: Any, info: GraphQLResolveInfo, since: str, until: str, first: int | None = 50,
              after: str | None = None) -> dict[str, Any]:
         _allow(info)
+        first = 50 if first is None else first  # an explicit null takes the default
         start, end = parse_instant(since, "since"), parse_instant(until, "until")
         if end < start:
             raise GraphQLError("until: must not be before since", extensions={"code": "BAD_USER_INPUT",
