@@ -10,8 +10,9 @@ seen again in an overlap, a re-poll or after a crash is stored once, and posting
 
 Progress is durable and moves only after the effect: after a page's rows are committed the window and that
 page's ``endCursor`` are saved (a restart resumes the window after that page); after the last page the window's
-end becomes the cursor. Before its first window the loop checks the server's schema (a mismatch names the type
-and field). A failed poll (POS or store down, a permission missing) backs off and is retried, never skipped.
+end becomes the cursor. Before its first window, and after a permanent failure (the server may have changed), the
+loop checks the server's schema (a mismatch names the type and field). A failed poll (POS or store down, a
+permission missing) backs off and is retried, never skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from worker.errors import PermanentError
 from worker.mapping.graphql_sale import SaleMappingError, sale_body
 from worker.store import Store
 
@@ -106,6 +108,8 @@ class SaleHistory:
                 inserted = await self._poll()
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, PermanentError):  # the server may have changed: the next poll checks it first
+                    self.schema_checked = False
                 raise
             self.last_error = None
             return inserted

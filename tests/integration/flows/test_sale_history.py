@@ -38,10 +38,12 @@ class FakeHistoryApi:
                  schema_error: Exception | None = None) -> None:
         self.pages, self.fail_at, self.schema_error = pages, fail_at, schema_error
         self.asked: list[tuple[int, int, str | None]] = []
+        self.schema_checks = 0
         self.customers: list[str] = []
         self.locations: list[str] = []
 
     async def check_schema(self) -> None:
+        self.schema_checks += 1
         if self.schema_error is not None:
             raise self.schema_error
 
@@ -124,3 +126,26 @@ async def test_a_schema_mismatch_stops_the_poll_before_any_window(store: Store) 
         await poller.poll()
     assert api.asked == [] and await store.meta_get(CURSOR_KEY) is None
     assert poller.last_error is not None and "Sale.total" in poller.last_error
+
+
+async def test_after_a_permanent_failure_the_next_poll_checks_the_schema_again(store: Store) -> None:
+    """A permanent error mid-poll (say a field the server dropped) makes the next poll introspect first."""
+    clock = [NOW_MS / 1000]
+    api = FakeHistoryApi([[node(1)]])
+    poller = history(store, api, clock)
+    await poller.poll()
+    await poller.poll()
+    assert api.schema_checks == 1
+    api.pages = [[node(2, payments=[])]]
+    api.fail_at = 0
+
+    async def refused(*_: Any) -> Any:
+        raise PermanentError("pos", "Cannot query field 'total' on type 'Sale'.")
+
+    api.sale_page = refused  # type: ignore[method-assign]
+    with pytest.raises(PermanentError):
+        await poller.poll()
+    api.schema_error = PermanentError("pos", "GraphQL schema mismatch: Sale.total: no such field on the server")
+    with pytest.raises(PermanentError) as caught:
+        await poller.poll()
+    assert api.schema_checks == 2 and "Sale.total: no such field" in str(caught.value)
