@@ -67,6 +67,7 @@ async def test_kill_9_mid_poll_posts_every_sale_exactly_once(tmp_path: Path) -> 
             await eventually(all_posted, timeout=120, what="every sale posted after the kills")
             refs = await references(stack)
             assert len(refs) == len(set(refs)) == len(wanted) == 32
+            assert "demo-gql-secret" not in log.read_text()  # the client secret never reaches a log line
             assert mid_window >= 2  # kills landed inside windows (a page stored, the window not ended): resumed
         finally:
             proc.send_signal(signal.SIGTERM)
