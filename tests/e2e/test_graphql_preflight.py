@@ -87,5 +87,5 @@ async def test_a_running_worker_without_the_role_stays_up_and_status_names_the_p
                         and "lacks the permission sale:read" in str(state.get("reason")))
 
         await eventually(reported, timeout=30, what="/status naming the missing permission")
-        assert await running.store.meta_get("sale_history.until_ms") is None
+        assert await running.store.meta_get("sale_history.seen_ms") is None
         assert await references(stack) == []

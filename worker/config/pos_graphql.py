@@ -30,7 +30,7 @@ class PosGraphqlConfig(Frozen):
     client_secret: SecretStr
     scope: str | None = None  # sent with the token request when set
     poll_interval_seconds: float = Field(default=30.0, gt=0)  # how often sale history is polled
-    overlap_seconds: float = Field(default=300.0, ge=0)  # each window starts this long before the last one ended
+    overlap_seconds: float = Field(default=300.0, ge=0)  # windows start this long before the newest sale read
     initial_lookback_seconds: float = Field(default=86_400.0, ge=0)  # the first window, with no cursor yet
     page_size: int = Field(default=100, ge=1, le=500)  # sales per `sale` page
     timeout_seconds: float = Field(default=15.0, gt=0)

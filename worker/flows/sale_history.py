@@ -1,16 +1,20 @@
 """Sale history as the sale source of the GraphQL POS back-end (``pos.backend: graphql``).
 
 Every ``poll_interval_seconds`` (the shared loop of :mod:`.periodic`) the ``sale`` query is asked for the sales
-modified in the window ``[since, until)``: ``since`` is where the previous window ended less
-``overlap_seconds`` (late uploads, clock skew), ``until`` is now. The window is read page by page; each page's
+modified in the window ``[since, until)``: ``since`` is the newest ``modifiedAt`` seen so far less
+``overlap_seconds`` (late uploads), ``until`` is now. The cursor is the POS's own clock (the ``modifiedAt`` it
+stamped), never the worker's: a worker clock ahead of the POS would otherwise move the cursor past sales the POS
+had not yet stamped, and lose them once the skew exceeds the overlap. A worker clock behind the POS only delays
+sales (a window never starts after now). The window is read page by page; each page's
 sales are mapped (:func:`worker.mapping.graphql_sale.sale_body`, with ``customer`` for the e-mail and
 ``location`` for the store) to the Retail Cloud export body and stored as the same queue rows a webhook or the
 sale sweep would make (:func:`worker.flows.sale_sweep.sweep_jobs`: same dedupe and ordering keys), so a sale
 seen again in an overlap, a re-poll or after a crash is stored once, and posting is the shared code.
 
-Progress is durable and moves only after the effect: after a page's rows are committed the window and that
-page's ``endCursor`` are saved (a restart resumes the window after that page); after the last page the window's
-end becomes the cursor. Before its first window, and after a permanent failure (the server may have changed), the
+Progress is durable and moves only after the effect: after a page's rows are committed the window, that
+page's ``endCursor`` and the newest ``modifiedAt`` so far are saved (a restart resumes the window after that page);
+after the last page that newest ``modifiedAt`` becomes the cursor (a window without sales leaves it where it was).
+Before its first window, and after a permanent failure (the server may have changed), the
 loop checks the server's schema (a mismatch names the type and field). A failed poll (POS or store down, a
 permission missing) backs off and is retried, never skipped.
 """
@@ -26,15 +30,15 @@ from typing import Any, Protocol
 import structlog
 
 from worker.errors import PermanentError
-from worker.mapping.graphql_sale import SaleMappingError, sale_body
+from worker.mapping.graphql_sale import SaleMappingError, epoch_ms, sale_body
 from worker.store import Store
 
 from .periodic import FAILED_SWEEP_RETRY, sweep_every
 from .sale_sweep import sweep_jobs
 
 log = structlog.get_logger(__name__)
-CURSOR_KEY = "sale_history.until_ms"  # where the last complete window ended (epoch ms)
-WINDOW_KEY = "sale_history.window"  # the window being read: {"since", "until", "after"} ("" when none)
+CURSOR_KEY = "sale_history.seen_ms"  # the newest modifiedAt (POS clock, epoch ms) of a complete window
+WINDOW_KEY = "sale_history.window"  # the window being read: {"since", "until", "after", "seen"} ("" when none)
 
 
 class SaleHistoryApi(Protocol):
@@ -63,15 +67,17 @@ class SaleHistory:
         self.polls = 0
         self.last_error: str | None = None
 
-    async def _window(self) -> tuple[int, int, str | None]:
+    async def _window(self) -> tuple[int, int, str | None, int | None]:
+        """(since, until, after, newest modifiedAt stored so far): the saved window, or a new one."""
         saved = await self.store.meta_get(WINDOW_KEY)
         if saved:
             window = json.loads(saved)
-            return int(window["since"]), int(window["until"]), window.get("after")
+            seen = window.get("seen")
+            return int(window["since"]), int(window["until"]), window.get("after"), None if seen is None else int(seen)
         now = int(self.clock() * 1000)
         last = await self.store.meta_get(CURSOR_KEY)
         since = int(last) - self.overlap_ms if last else now - self.lookback_ms
-        return min(since, now), now, None
+        return min(since, now), now, None, None
 
     async def _store_code(self, location_id: str) -> str | None:
         if location_id not in self._stores:
@@ -118,7 +124,7 @@ class SaleHistory:
         if not self.schema_checked:
             await self.pos.check_schema()
             self.schema_checked = True
-        since, until, after = await self._window()
+        since, until, after, seen = await self._window()
         found = inserted = 0
         refused: list[str] = []
         queues: set[str] = set()
@@ -133,16 +139,20 @@ class SaleHistory:
                 inserted += added
                 if added:
                     queues.update(job.queue for job in jobs)
+            seen = _newest(nodes, seen)  # only after the page's rows are stored
             after = end_cursor or after
             if not more:
                 break
-            await self.store.meta_set(WINDOW_KEY, json.dumps({"since": since, "until": until, "after": after}))
-        await self.store.meta_set(CURSOR_KEY, str(until))
+            await self.store.meta_set(WINDOW_KEY, json.dumps({"since": since, "until": until, "after": after,
+                                                              "seen": seen}))
+        last = await self.store.meta_get(CURSOR_KEY)
+        if seen is not None and (not last or seen > int(last)):
+            await self.store.meta_set(CURSOR_KEY, str(seen))
         await self.store.meta_set(WINDOW_KEY, "")
         self.polls += 1
         if refused:
             log.warning("sale_history_refused", count=len(refused), sales=refused[:10])
-        log.info("sale_history_polled", since_ms=since, until_ms=until, found=found, enqueued=inserted)
+        log.info("sale_history_polled", since_ms=since, until_ms=until, seen_ms=seen, found=found, enqueued=inserted)
         for queue in sorted(queues):
             self.notify.get(queue, lambda: None)()
         return inserted
@@ -151,3 +161,15 @@ class SaleHistory:
         """Poll now and every interval until ``stop``; a failed poll backs off and is retried."""
         await sweep_every(self.interval, self.poll, stop, failed_event="sale_history_failed",
                           retry=FAILED_SWEEP_RETRY)
+
+
+def _newest(nodes: list[dict[str, Any]], seen: int | None) -> int | None:
+    """The newest ``modifiedAt`` of ``nodes`` and ``seen`` (one that does not parse is left out: the cursor then
+    lags, which only re-reads)."""
+    for node in nodes:
+        try:
+            modified = epoch_ms(node.get("modifiedAt"), "modifiedAt")
+        except SaleMappingError:
+            continue
+        seen = modified if seen is None else max(seen, modified)
+    return seen

@@ -1,16 +1,19 @@
-"""Sale history polling on a real SQLite store: windows from the durable cursor less the overlap, each page
-stored before the window moves, a killed window resumed after its last stored page, lookups and refusals."""
+"""Sale history polling on a real SQLite store: windows from the durable cursor (the newest modifiedAt seen, on
+the POS's clock) less the overlap, each page stored before the window moves, a killed window resumed after its
+last stored page, a skewed worker clock, lookups and refusals."""
 
 from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from worker.errors import PermanentError, TransientError
 from worker.flows.sale_history import CURSOR_KEY, WINDOW_KEY, SaleHistory
+from worker.mapping.graphql_sale import epoch_ms
 from worker.store import Store
 
 NOW_MS = 1_800_000_000_000
@@ -27,8 +30,14 @@ NODE: dict[str, Any] = {
 }
 
 
-def node(n: int, **changes: Any) -> dict[str, Any]:
-    return {**copy.deepcopy(NODE), "id": f"S-{n}", "number": f"S-{n}", **changes}
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def node(n: int, *, modified_ms: int | None = None, **changes: Any) -> dict[str, Any]:
+    """Sale S-<n>, modified (on the POS's clock) ``50 - n`` seconds before NOW_MS unless told."""
+    modified = iso(NOW_MS - 50_000 + n * 1000 if modified_ms is None else modified_ms)
+    return {**copy.deepcopy(NODE), "id": f"S-{n}", "number": f"S-{n}", "modifiedAt": modified, **changes}
 
 
 class FakeHistoryApi:
@@ -75,35 +84,106 @@ async def sale_keys(store: Store) -> list[str]:
 
 
 async def test_the_first_window_looks_back_then_windows_follow_the_cursor_less_the_overlap(store: Store) -> None:
-    """No cursor: [now - lookback, now); after it the cursor is now, and the next window starts 60 s before."""
+    """No cursor: [now - lookback, now); then the cursor is the newest modifiedAt and windows start 60 s before."""
     clock = [NOW_MS / 1000]
     api = FakeHistoryApi([[node(1), node(2)], [node(3)]])
     assert await history(store, api, clock).poll() == 3
     assert api.asked == [(NOW_MS - 3_600_000, NOW_MS, None), (NOW_MS - 3_600_000, NOW_MS, "p0")]
-    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS) and await store.meta_get(WINDOW_KEY) == ""
+    newest = epoch_ms(node(3)["modifiedAt"], "modifiedAt")
+    assert await store.meta_get(CURSOR_KEY) == str(newest) and await store.meta_get(WINDOW_KEY) == ""
     clock[0] += 30
     api.asked.clear()
     assert await history(store, api, clock).poll() == 0  # the same sales again: same keys, nothing new
-    assert api.asked[0] == (NOW_MS - 60_000, NOW_MS + 30_000, None)
+    assert api.asked[0] == (newest - 60_000, NOW_MS + 30_000, None)
     assert await sale_keys(store) == ["S-1", "S-2", "S-3"]
 
 
 async def test_a_failed_page_keeps_the_stored_pages_and_the_next_poll_resumes_after_them(store: Store) -> None:
     """A failed page keeps earlier pages and the old cursor; the next poll resumes the window after them."""
     clock = [NOW_MS / 1000]
-    await store.meta_set(CURSOR_KEY, str(NOW_MS - 10_000))
+    await store.meta_set(CURSOR_KEY, str(NOW_MS - 60_000))
     api = FakeHistoryApi([[node(1), node(2)], [node(3), node(4)], [node(5)]], fail_at=2)
     with pytest.raises(TransientError):
         await history(store, api, clock).poll()
-    assert json.loads(await store.meta_get(WINDOW_KEY) or "{}") == {"since": NOW_MS - 70_000, "until": NOW_MS,
-                                                                    "after": "p1"}
-    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS - 10_000)
+    assert json.loads(await store.meta_get(WINDOW_KEY) or "{}") == {
+        "since": NOW_MS - 120_000, "until": NOW_MS, "after": "p1", "seen": epoch_ms(node(4)["modifiedAt"], "m")}
+    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS - 60_000)
     clock[0] += 100
     api.fail_at, api.asked = None, []
     assert await history(store, api, clock).poll() == 1
-    assert api.asked == [(NOW_MS - 70_000, NOW_MS, "p1")]
-    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS)
+    assert api.asked == [(NOW_MS - 120_000, NOW_MS, "p1")]
+    assert await store.meta_get(CURSOR_KEY) == str(epoch_ms(node(5)["modifiedAt"], "modifiedAt"))
     assert await sale_keys(store) == ["S-1", "S-2", "S-3", "S-4", "S-5"]
+
+
+class PosClockApi(FakeHistoryApi):
+    """A POS that stamps ``modifiedAt`` on its own clock and answers ``[since, until)`` oldest first, keyset-paged
+    on (modifiedAt, id) like the emulator; ``sales`` can be added between polls."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.sales: list[dict[str, Any]] = []
+
+    async def sale_page(self, since_ms: int, until_ms: int, first: int,
+                        after: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
+        self.asked.append((since_ms, until_ms, after))
+        key = None if after is None else tuple(json.loads(after))
+        rows = sorted((epoch_ms(s["modifiedAt"], "modifiedAt"), s["id"], s) for s in self.sales)
+        rows = [r for r in rows if since_ms <= r[0] < until_ms and (key is None or (r[0], r[1]) > key)]
+        page = rows[:first]
+        end = json.dumps([page[-1][0], page[-1][1]]) if page else after
+        return [r[2] for r in page], end, len(rows) > first
+
+
+async def test_a_worker_clock_ahead_of_the_pos_by_more_than_the_overlap_loses_no_sale(store: Store) -> None:
+    """The worker's clock 10 min ahead (overlap 60 s): a sale the POS stamps after a poll is still read next poll."""
+    pos_now = NOW_MS - 600_000  # the POS's clock when the worker's reads NOW_MS
+    clock = [NOW_MS / 1000]
+    api = PosClockApi()
+    api.sales = [node(1, modified_ms=pos_now - 10_000)]
+    poller = history(store, api, clock)
+    assert await poller.poll() == 1
+    api.sales.append(node(2, modified_ms=pos_now + 5_000))  # stamped by the POS just after that poll
+    clock[0] += 30
+    assert await poller.poll() == 1
+    assert await sale_keys(store) == ["S-1", "S-2"]
+    assert await store.meta_get(CURSOR_KEY) == str(pos_now + 5_000)
+
+
+async def test_equal_modification_times_across_pages_and_a_killed_window_skip_nothing(store: Store) -> None:
+    """Five sales with one modifiedAt, pages of 2, the poll failing after two pages: all five stored, once each."""
+    clock = [NOW_MS / 1000]
+    api = PosClockApi()
+    api.sales = [node(n, modified_ms=NOW_MS - 5_000) for n in range(1, 6)]
+    calls = 0
+    read = api.sale_page
+
+    async def failing_third(*args: Any) -> tuple[list[dict[str, Any]], str | None, bool]:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise TransientError("pos", "GraphQL POS unreachable (ServerDisconnectedError)")
+        return await read(*args)
+
+    api.sale_page = failing_third  # type: ignore[method-assign]
+    with pytest.raises(TransientError):
+        await history(store, api, clock).poll()
+    assert await history(store, api, clock).poll() == 1
+    assert await sale_keys(store) == ["S-1", "S-2", "S-3", "S-4", "S-5"]
+
+
+async def test_a_window_without_sales_leaves_the_cursor_where_it_was(store: Store) -> None:
+    """No sale in the window: the cursor stays (unset stays unset), so the next window starts no later."""
+    clock = [NOW_MS / 1000]
+    api = PosClockApi()
+    poller = history(store, api, clock)
+    await poller.poll()
+    assert await store.meta_get(CURSOR_KEY) is None
+    await store.meta_set(CURSOR_KEY, str(NOW_MS - 1_000))
+    clock[0] += 30
+    await poller.poll()
+    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS - 1_000)
+    assert api.asked[-1] == (NOW_MS - 61_000, NOW_MS + 30_000, None)
 
 
 async def test_lookups_are_shared_and_unmappable_sales_are_refused_not_fatal(store: Store) -> None:
@@ -113,7 +193,7 @@ async def test_lookups_are_shared_and_unmappable_sales_are_refused_not_fatal(sto
     api = FakeHistoryApi([[node(1), node(2)], [gift, node(4, locationId="NOWHERE")]])
     assert await history(store, api, clock).poll() == 2
     assert api.customers == ["C1"] and sorted(api.locations) == ["LOC-256", "NOWHERE"]
-    assert await store.meta_get(CURSOR_KEY) == str(NOW_MS)
+    assert await store.meta_get(CURSOR_KEY) == str(epoch_ms(node(4)["modifiedAt"], "modifiedAt"))
     assert await sale_keys(store) == ["S-1", "S-2"]
 
 
