@@ -179,3 +179,26 @@ async def test_sale_history_pages_by_keyset_cursor_over_a_since_until_window(
         assert location is not None and location["code"] == "256"
     finally:
         await gpos.close()
+
+
+async def test_sales_sharing_one_modification_time_page_without_loss_and_until_is_exclusive(
+        emulator: RunningPos, http: aiohttp.ClientSession, clock: Clock) -> None:
+    """Five sales stamped in the same millisecond page 2 at a time, each once; a sale at ``until`` is left out."""
+    state = emulator.runner.app[STATE]
+    for n in range(5):
+        state.create_sale({"kind": "in_store", "tender": "cash" if n % 2 else "card", "store": "256"})
+    stamped = int(clock.now * 1000)
+    gpos = await client_for(emulator, http, clock)
+    try:
+        seen: list[str] = []
+        after = None
+        while True:
+            nodes, after, more = await gpos.sale_page(stamped, stamped + 1, 2, after)
+            seen += [n["id"] for n in nodes]
+            if not more:
+                break
+        assert sorted(seen) == seen == [f"S-256-00000{n}" for n in range(1, 6)]
+        nodes, _, more = await gpos.sale_page(stamped - 1000, stamped, 10, None)
+        assert nodes == [] and not more  # [since, until): modified exactly at until belongs to the next window
+    finally:
+        await gpos.close()
