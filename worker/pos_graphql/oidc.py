@@ -2,7 +2,8 @@
 
 The token endpoint is found once by discovery (``{issuer}/.well-known/openid-configuration``, whose ``issuer``
 must equal the configured one, OpenID Connect Discovery 1.0 §4.3); the client authenticates with HTTP Basic
-(``client_secret_basic``) unless the issuer offers only ``client_secret_post``. The token is cached and
+(``client_secret_basic``, id and secret form-urlencoded first as RFC 6749 §2.3.1 requires, so a secret with
+``+``, ``:`` or ``%`` survives) unless the issuer offers only ``client_secret_post``. The token is cached and
 refreshed single-flight (one lock for every caller) a minute before ``expires_in`` runs out and when the API
 answers UNAUTHENTICATED (:meth:`OidcClientCredentials.invalidate`). Refused credentials are held as
 :mod:`worker.auth_hold` says (no token request for a while, ``operator_required`` says why). Secrets never
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import structlog
@@ -141,7 +143,7 @@ class OidcClientCredentials:
         headers = {"Accept": "application/json"}
         secret = cfg.client_secret.get_secret_value()
         if self._basic:
-            pair = f"{cfg.client_id}:{secret}".encode()
+            pair = f"{quote(cfg.client_id, safe='')}:{quote(secret, safe='')}".encode()  # RFC 6749 §2.3.1
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         else:
             form |= {"client_id": cfg.client_id, "client_secret": secret}

@@ -2,7 +2,8 @@
 OAuth 2.0 client-credentials grant (RFC 6749 §4.4) with the error responses of RFC 6749 §5.2.
 
 Issuer: ``<origin>/oidc``. Clients come from :attr:`PosEmulatorSettings.graphql_clients` (id -> secret, roles);
-a client authenticates with HTTP Basic (``client_secret_basic``) or form fields (``client_secret_post``).
+a client authenticates with HTTP Basic (``client_secret_basic``: id and secret form-urlencoded before Base64,
+RFC 6749 §2.3.1, so they are decoded here) or form fields (``client_secret_post``).
 Tokens are opaque, kept in memory with their client and expiry.
 """
 
@@ -13,6 +14,7 @@ import binascii
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -91,7 +93,7 @@ def add_oidc_routes(app: web.Application, issuer: Issuer) -> None:
                 user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 user = password = ""
-            client_id, secret = user, password
+            client_id, secret = unquote_plus(user), unquote_plus(password)
             if "client_secret" in form:
                 return _oauth_error(400, "invalid_request", "client authenticated by more than one method")
         else:
@@ -100,7 +102,7 @@ def add_oidc_routes(app: web.Application, issuer: Issuer) -> None:
         if not grant_type:
             return _oauth_error(400, "invalid_request", "grant_type is required")
         known = issuer.settings.graphql_clients.get(client_id or "")
-        if known is None or not secret or not secrets.compare_digest(known[0], secret):
+        if known is None or not secret or not secrets.compare_digest(known[0].encode(), secret.encode()):
             issuer.refused += 1
             challenge = {"WWW-Authenticate": 'Basic realm="pos"'} if basic else {}
             return _oauth_error(401, "invalid_client", "client authentication failed", challenge)

@@ -202,3 +202,17 @@ async def test_sales_sharing_one_modification_time_page_without_loss_and_until_i
         assert nodes == [] and not more  # [since, until): modified exactly at until belongs to the next window
     finally:
         await gpos.close()
+
+
+async def test_a_secret_with_reserved_characters_logs_in_with_http_basic(http: aiohttp.ClientSession,
+                                                                          clock: Clock) -> None:
+    """client_secret_basic form-urlencodes id and secret (RFC 6749 §2.3.1): '+', ':', '%' and ' ' survive."""
+    clients = {"id:with space": ("s3cr+t:50% off/é", ("integration",))}
+    pos = await start_pos_emulator(PosEmulatorSettings(clock=clock, graphql_clients=clients))
+    gpos = await client_for(pos, http, clock, client_id="id:with space", secret="s3cr+t:50% off/é")
+    try:
+        assert (await gpos.environment())["currency"] == "USD"
+        assert (pos.runner.app[ISSUER].issued, pos.runner.app[ISSUER].refused) == (1, 0)
+    finally:
+        await gpos.close()
+        await pos.stop()
