@@ -60,9 +60,13 @@ def backend_problems(config: Config) -> list[str]:
     found = []
     if pos.graphql is None:
         found.append("pos.graphql: required for pos.backend graphql (url, issuer, client_id, client_secret)")
-    if "OMSStatusesToProcess" in sf.model_fields_set or sf.FilterQuery or "reconcile" in wc.model_fields_set:
-        found.append("salesforce.OMSStatusesToProcess: the fulfillment import flow (FulfillmentOrders into the POS) "
-                     f"is configured, but {why}; remove OMSStatusesToProcess, FilterQuery and worker.reconcile")
+    fulfillment_import = (("salesforce.OMSStatusesToProcess", "OMSStatusesToProcess" in sf.model_fields_set),
+                          ("salesforce.FilterQuery", bool(sf.FilterQuery)),
+                          ("worker.reconcile", "reconcile" in wc.model_fields_set))
+    import_keys = [key for key, configured in fulfillment_import if configured]
+    if import_keys:  # the key named is one the configuration sets
+        found.append(f"{import_keys[0]}: the fulfillment import flow (FulfillmentOrders into the POS) is configured, "
+                     f"but {why}; remove {', '.join(import_keys)}")
     if "status_mapping" in wc.model_fields_set:
         found.append("worker.status_mapping: the store-fulfilment status write-back flow is configured, but "
                      f"{why}; remove worker.status_mapping")
