@@ -219,13 +219,16 @@ async def serve(
 async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
                         notify: dict[str, Callable[[], None]]) -> SaleHistory:
     """The GraphQL back-end's sale source; the server's schema is checked first: a mismatch ends the start (one
-    line naming the type and field), an unreachable POS does not (the poll loop checks before its first window)."""
+    line naming the type and field), an unreachable or silent POS does not (the check is bounded by
+    ``pos.graphql.timeout_seconds`` so the HTTP server and readiness are not held back by its retries; the poll
+    loop checks before its first window)."""
     g = config.pos.graphql
     assert g is not None  # Config requires pos.graphql for this back-end
     history = SaleHistory(store, pos, interval_seconds=g.poll_interval_seconds, overlap_seconds=g.overlap_seconds,
                           lookback_seconds=g.initial_lookback_seconds, page_size=g.page_size, notify=notify)
     try:
-        await pos.check_schema()
+        async with asyncio.timeout(g.timeout_seconds):
+            await pos.check_schema()
         history.schema_checked = True
         log.info("pos_schema_checked", url=g.url)
     except SchemaMismatch:
