@@ -1,7 +1,9 @@
 """The GraphQL POS client, on ``gql`` with its aiohttp transport.
 
 Every call goes through :meth:`GraphqlPos._request`: the OIDC bearer header (:mod:`.oidc`), the worker's retry
-policy (:func:`worker.retry.retrying`; every document here is a read, so a lost answer is simply asked again),
+policy (:func:`worker.retry.retrying`; a query is a read, so a lost answer is simply asked again; a mutation is
+not idempotent, so one sent without a GraphQL answer — no answer, a timeout, a 5xx or non-GraphQL page — is
+:class:`~worker.errors.OutcomeUnknown` and never resent; the kind is read from the document, not the caller),
 one ``pos_graphql_request`` log event per attempt (operation, outcome, duration; never headers, variables or
 data) and error mapping through :func:`worker.errors.graphql_error`:
 
@@ -16,6 +18,7 @@ data) and error mapping through :func:`worker.errors.graphql_error`:
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,10 +36,19 @@ from gql.transport.exceptions import (
     TransportQueryError,
     TransportServerError,
 )
+from graphql import OperationType, get_operation_ast, parse
 
 from worker.auth_hold import CredentialsRefused
 from worker.config import PosConfig
-from worker.errors import AuthenticationError, PermanentError, ServiceError, TransientError, graphql_error
+from worker.errors import (
+    AuthenticationError,
+    LimitExceeded,
+    OutcomeUnknown,
+    PermanentError,
+    ServiceError,
+    TransientError,
+    graphql_error,
+)
 from worker.retry import RetryPolicy, retrying
 
 from .oidc import OidcClientCredentials
@@ -56,6 +68,13 @@ class _Final(Exception):
 def instant(ms: int) -> str:
     """Epoch milliseconds as the API's since/until value (ISO 8601 UTC with milliseconds)."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@functools.cache
+def _is_query(document: str) -> bool:
+    """Whether the document's operation is a query (idempotent); a mutation or anything unclear is not."""
+    operation = get_operation_ast(parse(document))
+    return operation is not None and operation.operation is OperationType.QUERY
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -99,8 +118,9 @@ class GraphqlPos:
     # ------------------------------------------------------------------ transport
 
     async def _request(self, document: str, operation: str, variables: dict[str, Any] | None = None) -> Any:
-        """One logical read; returns ``data``."""
+        """One logical call; returns ``data``."""
         request = GraphQLRequest(document, variable_values=variables)
+        idempotent = _is_query(document)
         attempt = 0
 
         async def send_once() -> Any:
@@ -113,7 +133,9 @@ class GraphqlPos:
                 except CredentialsRefused as exc:
                     raise _Final(exc) from None
                 try:
-                    return await self._send(request, operation, headers, attempt)
+                    return await self._send(request, operation, headers, attempt, idempotent)
+                except OutcomeUnknown as exc:
+                    raise _Final(exc) from None
                 except AuthenticationError:
                     if refreshed:
                         raise
@@ -125,25 +147,36 @@ class GraphqlPos:
         except _Final as final:
             raise final.error from None
 
-    async def _send(self, request: GraphQLRequest, operation: str, headers: dict[str, str], attempt: int) -> Any:
+    async def _send(self, request: GraphQLRequest, operation: str, headers: dict[str, str], attempt: int,
+                    idempotent: bool) -> Any:
         session = await self._connected()
         started, outcome = time.perf_counter(), "ok"
+
+        def unknown(error: ServiceError) -> ServiceError:  # a mutation may have run: say so, never resend it
+            if idempotent or not isinstance(error, TransientError) or isinstance(error, LimitExceeded):
+                return error
+            return OutcomeUnknown("pos", f"mutation {operation} sent but no GraphQL answer ({error.message}); "
+                                  "look before sending it again", status=error.status)
+
         try:
             return await session.execute(request, extra_args={"headers": headers})
-        except TransportQueryError as exc:
+        except TransportQueryError as exc:  # the server answered in GraphQL: its code says what happened
             error = graphql_error(exc.errors, retry_after=_retry_after(self._transport.response_headers))
             outcome = error.code or "error"
             raise error from None
         except TransportServerError as exc:
             outcome = f"http_{exc.code}"
-            raise graphql_error([], status=exc.code,
-                                retry_after=_retry_after(self._transport.response_headers)) from None
+            raise unknown(graphql_error([], status=exc.code,
+                                        retry_after=_retry_after(self._transport.response_headers))) from None
         except TransportProtocolError as exc:
             outcome = "not_graphql"
-            raise TransientError("pos", f"not a GraphQL answer: {str(exc)[:200]}") from None
-        except (TransportConnectionFailed, aiohttp.ClientError, TimeoutError) as exc:
+            raise unknown(TransientError("pos", f"not a GraphQL answer: {str(exc)[:200]}")) from None
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing reached the POS, safe to resend
             outcome = "unreachable"
             raise TransientError("pos", f"GraphQL POS unreachable ({type(exc).__name__})") from None
+        except (TransportConnectionFailed, aiohttp.ClientError, TimeoutError) as exc:
+            outcome = "unreachable"
+            raise unknown(TransientError("pos", f"GraphQL POS unreachable ({type(exc).__name__})")) from None
         except TransportError as exc:  # closed or already connected: the session is gone, open a new one
             outcome = "transport"
             self._session = None

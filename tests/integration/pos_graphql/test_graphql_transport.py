@@ -13,7 +13,7 @@ from aiohttp import web
 
 from emulator.pos.app import RunningPos, start_pos_emulator
 from worker.config import PosConfig
-from worker.errors import PermanentError, TransientError
+from worker.errors import OutcomeUnknown, PermanentError, TransientError
 from worker.pos_graphql.client import GraphqlPos
 from worker.retry import RetryPolicy
 
@@ -50,7 +50,11 @@ class Scripted:
         return app
 
 
-async def run_client(script: list[tuple[int, Any, dict[str, str]]]) -> tuple[Scripted, Any]:
+PURCHASE = "mutation PurchaseAdd { purchaseAdd(input: {reference: \"R1\", total: \"1.00\"}) { id } }"
+
+
+async def run_client(script: list[tuple[int, Any, dict[str, str]]],
+                     document: str | None = None) -> tuple[Scripted, Any]:
     server = Scripted(script)
     runner = web.AppRunner(server.app())
     await runner.setup()
@@ -62,6 +66,8 @@ async def run_client(script: list[tuple[int, Any, dict[str, str]]]) -> tuple[Scr
     async with aiohttp.ClientSession() as http:
         gpos = GraphqlPos(config, http, retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
         try:
+            if document is not None:
+                return server, await gpos._request(document, "PurchaseAdd")
             return server, await gpos.environment()
         except Exception as exc:
             return server, exc
@@ -94,6 +100,27 @@ async def test_an_outage_that_outlasts_the_retries_is_transient() -> None:
     """Three 502 pages in a row end as a TransientError (the poll loop backs off and tries again later)."""
     server, result = await run_client([(502, "down", {})] * 3)
     assert isinstance(result, TransientError) and server.calls == 3
+
+
+@pytest.mark.parametrize("answer", [
+    (503, "<html>bad gateway</html>", {}),
+    (200, "not json", {}),
+])
+async def test_a_mutation_without_a_graphql_answer_is_outcome_unknown_and_never_resent(
+        answer: tuple[int, Any, dict[str, str]]) -> None:
+    """A mutation answered by a 5xx page or non-GraphQL text may have run: OutcomeUnknown after one request."""
+    server, result = await run_client([answer], PURCHASE)
+    assert isinstance(result, OutcomeUnknown) and server.calls == 1
+    assert "mutation PurchaseAdd sent but no GraphQL answer" in str(result)
+
+
+async def test_a_mutation_the_server_refused_before_running_is_retried() -> None:
+    """RATE_LIMITED (429) and SERVICE_UNAVAILABLE in a GraphQL answer say it did not run: the mutation is resent."""
+    server, result = await run_client([
+        (429, {"errors": [{"message": "slow down", "extensions": {"code": "RATE_LIMITED"}}]}, {"Retry-After": "0"}),
+        (200, {"data": None, "errors": [{"message": "x", "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}, {}),
+        (200, {"data": {"purchaseAdd": {"id": "P-1"}}}, {})], PURCHASE)
+    assert result == {"purchaseAdd": {"id": "P-1"}} and server.calls == 3
 
 
 @pytest.fixture
