@@ -140,9 +140,12 @@ class SaleHistory:
                 if added:
                     queues.update(job.queue for job in jobs)
             seen = _newest(nodes, seen)  # only after the page's rows are stored
-            after = end_cursor or after
             if not more:
                 break
+            if not end_cursor or end_cursor == after:  # asking again would get the same page, forever
+                raise PermanentError("pos", "sale: pageInfo.hasNextPage is true but endCursor did not move "
+                                     f"(after {after!r}); the server's paging is not the assumed keyset paging")
+            after = end_cursor
             await self.store.meta_set(WINDOW_KEY, json.dumps({"since": since, "until": until, "after": after,
                                                               "seen": seen}))
         last = await self.store.meta_get(CURSOR_KEY)

@@ -229,3 +229,20 @@ async def test_after_a_permanent_failure_the_next_poll_checks_the_schema_again(s
     with pytest.raises(PermanentError) as caught:
         await poller.poll()
     assert api.schema_checks == 2 and "Sale.total: no such field" in str(caught.value)
+
+
+async def test_a_server_that_says_more_without_a_new_cursor_is_refused_not_looped(store: Store) -> None:
+    """hasNextPage with no (or the same) endCursor is a PermanentError after one page, not an endless loop."""
+    clock = [NOW_MS / 1000]
+    api = FakeHistoryApi([[node(1)]])
+
+    async def stuck(since_ms: int, until_ms: int, first: int,
+                    after: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
+        api.asked.append((since_ms, until_ms, after))
+        return [node(1)], None, True
+
+    api.sale_page = stuck  # type: ignore[method-assign]
+    with pytest.raises(PermanentError, match="endCursor did not move"):
+        await history(store, api, clock).poll()
+    assert len(api.asked) == 1 and await sale_keys(store) == ["S-1"]
+    assert await store.meta_get(CURSOR_KEY) is None
