@@ -62,7 +62,8 @@ def backend_problems(config: Config) -> list[str]:
         found.append("pos.graphql: required for pos.backend graphql (url, issuer, client_id, client_secret)")
     fulfillment_import = (("salesforce.OMSStatusesToProcess", "OMSStatusesToProcess" in sf.model_fields_set),
                           ("salesforce.FilterQuery", bool(sf.FilterQuery)),
-                          ("worker.reconcile", "reconcile" in wc.model_fields_set))
+                          ("worker.reconcile", "reconcile" in wc.model_fields_set),
+                          ("worker.stream", "stream" in wc.model_fields_set))
     import_keys = [key for key, configured in fulfillment_import if configured]
     if import_keys:  # the key named is one the configuration sets
         found.append(f"{import_keys[0]}: the fulfillment import flow (FulfillmentOrders into the POS) is configured, "

@@ -51,6 +51,7 @@ def test_a_graphql_configuration_without_retail_cloud_flows_is_valid() -> None:
     ({"salesforce__OMSStatusesToProcess": ["Allocated"]}, "salesforce.OMSStatusesToProcess", "fulfillment import"),
     ({"salesforce__FilterQuery": "DeliveryMethod.Name = 'X'"}, "salesforce.FilterQuery", "fulfillment import"),
     ({"worker__reconcile": {"interval_seconds": 60}}, "worker.reconcile", "fulfillment import"),
+    ({"worker__stream": {"keepalive_seconds": 60}}, "worker.stream", "fulfillment import"),
     ({"worker__status_mapping": {"PACK": "Pickpack"}}, "worker.status_mapping", "status write-back"),
     ({"worker__spi": {"api_keys": ["k1"]}}, "worker.spi.api_keys", "SPIs the POS would call"),
     ({"worker__webhook": {"api_key": "w"}}, "worker.webhook", "POS webhooks"),
