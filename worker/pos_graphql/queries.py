@@ -43,3 +43,18 @@ query Location($id: ID!) {
 
 # operation name -> document; the schema check validates each.
 DOCUMENTS = {"Environment": ENVIRONMENT, "SaleHistory": SALE_HISTORY, "Customer": CUSTOMER, "Location": LOCATION}
+
+# The leaf types the worker's reading of the answers relies on, per operation and field path; every other leaf
+# it selects is expected to be an ID or a String. ``enum``: any enum (the mapping reads its value names).
+LEAF_TYPES: dict[str, dict[str, str]] = {
+    "SaleHistory": {
+        "sale.nodes.status": "enum", "sale.nodes.createdAt": "DateTime", "sale.nodes.modifiedAt": "DateTime",
+        "sale.nodes.lines.quantity": "Int", "sale.nodes.lines.unitPrice": "Money",
+        "sale.nodes.lines.subtotal": "Money", "sale.nodes.lines.discount": "Money", "sale.nodes.lines.tax": "Money",
+        "sale.nodes.lines.taxRate": "Float", "sale.nodes.lines.total": "Money", "sale.nodes.lines.fulfillment": "enum",
+        "sale.nodes.payments.method": "enum", "sale.nodes.payments.amount": "Money",
+        "sale.nodes.payments.approved": "Boolean", "sale.nodes.subtotal": "Money", "sale.nodes.discountTotal": "Money",
+        "sale.nodes.taxTotal": "Money", "sale.nodes.total": "Money", "sale.pageInfo.hasNextPage": "Boolean",
+    },
+}
+STRING_LEAVES = frozenset({"ID", "String"})

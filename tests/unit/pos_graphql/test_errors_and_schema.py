@@ -77,6 +77,23 @@ def test_a_changed_server_schema_is_named_by_type_and_field(old: str, new: str, 
     assert "GraphQL schema mismatch: " in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("  quantity: Int!\n", "  quantity: Float!\n",
+     "SaleLine.quantity: is Float on the server, the worker reads Int (query SaleHistory)"),
+    ("  modifiedAt: DateTime!\n", "  modifiedAt: String!\n",
+     "Sale.modifiedAt: is String on the server, the worker reads DateTime (query SaleHistory)"),
+    ("  approved: Boolean!\n", "  approved: String\n",
+     "SalePayment.approved: is String on the server, the worker reads Boolean (query SaleHistory)"),
+    ("field).\"\n  code: String!\n", "field).\"\n  code: Int!\n",
+     "Location.code: is Int on the server, the worker reads an ID or String (query Location)"),
+])
+def test_a_field_whose_type_changed_is_named_with_both_types(old: str, new: str, problem: str) -> None:
+    """A leaf the worker reads whose server type differs (validation alone accepts it) is named with both types."""
+    sdl = SDL_PATH.read_text()
+    assert sdl.count(old) == 1
+    assert schema_problems(introspect(sdl.replace(old, new))) == [problem]
+
+
 def test_the_assumed_schema_offers_exactly_the_supported_integration_endpoints() -> None:
     """The SDL's root fields are the vendor's supported queries and mutations, no more, and it says it is assumed."""
     schema = build_schema(SDL_PATH.read_text())
