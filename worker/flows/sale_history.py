@@ -120,6 +120,19 @@ class SaleHistory:
             self.last_error = None
             return inserted
 
+    async def _page(self, since: int, until: int,
+                    after: str | None) -> tuple[tuple[list[dict[str, Any]], str | None, bool], str | None]:
+        """One page and the ``after`` it was read with. A saved cursor the server refuses (BAD_USER_INPUT: expired,
+        or from before a server restart) restarts the window from its start (rows already stored dedupe) rather
+        than failing on it at every poll forever."""
+        try:
+            return await self.pos.sale_page(since, until, self.page_size, after), after
+        except PermanentError as exc:
+            if after is None or exc.code != "BAD_USER_INPUT":
+                raise
+            log.warning("sale_history_cursor_refused", since_ms=since, until_ms=until, error=str(exc))
+            return await self.pos.sale_page(since, until, self.page_size, None), None
+
     async def _poll(self) -> int:
         if not self.schema_checked:
             await self.pos.check_schema()
@@ -130,7 +143,7 @@ class SaleHistory:
         queues: set[str] = set()
         customers: dict[str, dict[str, Any] | None] = {}
         while True:
-            nodes, end_cursor, more = await self.pos.sale_page(since, until, self.page_size, after)
+            (nodes, end_cursor, more), after = await self._page(since, until, after)
             bodies, bad = await self._bodies(nodes, customers)
             jobs, invalid = sweep_jobs(bodies)
             found, refused = found + len(nodes), refused + bad + invalid

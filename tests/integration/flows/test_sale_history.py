@@ -246,3 +246,23 @@ async def test_a_server_that_says_more_without_a_new_cursor_is_refused_not_loope
         await history(store, api, clock).poll()
     assert len(api.asked) == 1 and await sale_keys(store) == ["S-1"]
     assert await store.meta_get(CURSOR_KEY) is None
+
+
+async def test_a_saved_cursor_the_server_refuses_restarts_the_window_instead_of_wedging_it(store: Store) -> None:
+    """A resumed window whose endCursor the server now refuses (BAD_USER_INPUT) is read again from its start."""
+    clock = [NOW_MS / 1000]
+    await store.meta_set(WINDOW_KEY, json.dumps({"since": NOW_MS - 90_000, "until": NOW_MS, "after": "stale"}))
+    api = FakeHistoryApi([[node(1), node(2)], [node(3)]])
+    read = api.sale_page
+
+    async def refusing_stale(since_ms: int, until_ms: int, first: int,
+                             after: str | None) -> tuple[list[dict[str, Any]], str | None, bool]:
+        if after == "stale":
+            api.asked.append((since_ms, until_ms, after))
+            raise PermanentError("pos", "after: not a cursor of this connection", code="BAD_USER_INPUT")
+        return await read(since_ms, until_ms, first, after)
+
+    api.sale_page = refusing_stale  # type: ignore[method-assign]
+    assert await history(store, api, clock).poll() == 3
+    assert [a for _, _, a in api.asked] == ["stale", None, "p0"]
+    assert await sale_keys(store) == ["S-1", "S-2", "S-3"] and await store.meta_get(WINDOW_KEY) == ""
