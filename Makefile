@@ -37,7 +37,7 @@ lock:
 		| $(BIN)/uv pip compile - $(LOCK_FLAGS) -o $(LOCK)/build.txt
 
 demo: $(STAMP)
-	$(BIN)/oms-worker demo --workdir .demo
+	$(BIN)/oms-worker demo --workdir .demo $(if $(POS),--pos $(POS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -65,7 +65,9 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"sf_url": sf.url, "pos_url": pos_url, "ca_file": ca_file}), flush=True)
+    graphql_url = f"{pos_url}/graphql" if pos_url else None  # the GraphQL POS API (issuer: <pos_url>/oidc)
+    print(json.dumps({"sf_url": sf.url, "pos_url": pos_url, "graphql_url": graphql_url, "ca_file": ca_file}),
+          flush=True)
     await stop.wait()
     if pos_runner is not None:
         await pos_runner.cleanup()

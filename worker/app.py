@@ -29,6 +29,7 @@ from worker.flows.ingest import EventLike, Ingest
 from worker.flows.reconcile import Reconciler
 from worker.flows.returns import ReturnProcessor
 from worker.flows.runner import Handler, Pause, QueueRunner
+from worker.flows.sale_history import SaleHistory
 from worker.flows.sale_posting import SalePoster
 from worker.flows.sale_sweep import SaleSweep
 from worker.flows.status_sync import StatusSync
@@ -38,6 +39,8 @@ from worker.live_check import log_preflight
 from worker.logging import configure_logging
 from worker.metrics import Metrics
 from worker.pos.client import PosClient
+from worker.pos_graphql.client import GraphqlPos
+from worker.pos_graphql.schema_check import SchemaMismatch
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
@@ -95,15 +98,21 @@ async def serve(
         stack.push_async_callback(store.close)
         tokens = TokenProvider(config.salesforce, config.auth, session)
         sf = SalesforceRest(config.salesforce, tokens, session, retry=http_retry)
-        pos = PosClient(config.pos, session, retry=http_retry)
+        # pos.backend graphql: sale history is the sale source; fulfillment import, status write-back, webhooks
+        # and SPIs are Retail Cloud flows that back-end does not run (check-config refuses their settings).
+        retail = config.pos.backend == "retail_cloud"
+        pos: PosClient | GraphqlPos = (PosClient(config.pos, session, retry=http_retry) if retail
+                                       else GraphqlPos(config.pos, session, retry=http_retry))
         stack.push_async_callback(pos.close)
 
         wakeups = {q: asyncio.Event() for q in ("fo_import", "sale", "status", "return", "cancel")}
         notify = {q: event.set for q, event in wakeups.items()}
+        history = await _sale_history(config, store, pos, notify) if isinstance(pos, GraphqlPos) else None
         reconciler = Reconciler(store, sf, config.salesforce, metrics, interval_seconds=wc.reconcile.interval_seconds,
                                 overlap_seconds=wc.reconcile.overlap_seconds, on_enqueued=notify["fo_import"])
         sale_sweep = SaleSweep(store, pos, interval_seconds=wc.sale_sweep.interval_seconds,
-                               overlap_seconds=wc.sale_sweep.overlap_seconds, notify=notify)
+                               overlap_seconds=wc.sale_sweep.overlap_seconds,
+                               notify=notify) if isinstance(pos, PosClient) else None
         channel = wc.stream.channel
 
         async def on_invalid_replay() -> None:
@@ -119,28 +128,35 @@ async def serve(
         cc, window = wc.concurrency, wc.concurrency.batch_window_ms / 1000
         # (handler, batch size, concurrent batches, batch window): FO events already arrive in stream batches.
         handlers: list[tuple[Handler, int, int, float]] = [
-            (FulfillmentImporter(store, sf, pos, config.salesforce, metrics), cc.import_batch_size,
-             cc.import_workers, 0.0),
             (SalePoster(store, sf, config, metrics), cc.posting_batch_size, cc.posting_workers, window),
-            (StatusSync(store, sf, config, metrics), cc.status_batch_size, cc.status_workers, window),
             (ReturnProcessor(store, sf, metrics, wc.returns, settle_seconds=settle_seconds(config)), 1, 2, 0.0),
         ]
+        if isinstance(pos, PosClient):
+            handlers += [
+                (FulfillmentImporter(store, sf, pos, config.salesforce, metrics), cc.import_batch_size,
+                 cc.import_workers, 0.0),
+                (StatusSync(store, sf, config, metrics), cc.status_batch_size, cc.status_workers, window),
+            ]
         runners = [
             QueueRunner(store, handler, worker_id=wid, retry=job_retry, metrics=metrics, pause=pause,
                         batch_size=batch, concurrency=workers, lease_seconds=wc.lease_seconds,
                         wakeup=wakeups[handler.queue], heartbeat=health.beater(handler.queue), batch_window=wait)
             for handler, batch, workers, wait in handlers
         ]
-        _add_readiness(health, store, store_health, stream, wc.stream.keepalive_seconds)
+        _add_readiness(health, store, store_health, stream if retail else None, wc.stream.keepalive_seconds)
         health.dependencies.update({"salesforce": salesforce_check(tokens, session), "pos": pos_check(pos)})
-        board = StatusBoard(store, health, stream=stream.status, limits=lambda: sf.limits, pause=pause,
+        if history is not None:
+            health.dependencies["pos_sale_history"] = _last_error(history)
+        board = StatusBoard(store, health, stream=stream.status if retail else None, limits=lambda: sf.limits,
+                            pause=pause,
                             failing_queues=metrics.outcomes.snapshot,
                             stream_lag=lambda: metrics.stream_lag.value, keepalive_seconds=wc.stream.keepalive_seconds,
                             worker_id=wid, operator_required=lambda: tokens.operator_required,
                             pos_operator_required=lambda: pos.auth.operator_required)
         metrics.reader = board.reading  # gauges are read at scrape time
         app = create_app(store, health, metrics, wc.webhook, notify, status=board)
-        add_spi_routes(app, sf, wc.spi.api_keys)
+        if retail:
+            add_spi_routes(app, sf, wc.spi.api_keys)
         runner = web.AppRunner(app, access_log=None, **server_options(wc.http))
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -150,7 +166,8 @@ async def serve(
         log.info("worker_started", http_port=port, store=_store_kind(wc.store_url))
 
         drain = asyncio.Event()  # set after stop + grace: cancels whatever is still running
-        running = Running(config, store, metrics, health, port, stop, reconciler, sf, {"sale_sweep": sale_sweep})
+        running = Running(config, store, metrics, health, port, stop, reconciler, sf,
+                          {"sale_sweep": sale_sweep, "sale_history": history})
         if started is not None:
             maybe = started(running)
             if maybe is not None:
@@ -178,13 +195,15 @@ async def serve(
             await ingest.run(cast(AsyncIterator[EventLike], stream.events()), stop)
 
         async with asyncio.TaskGroup() as group:
-            loops = [group.create_task(supervised("stream", stream_loop()))]
-            if wc.reconcile.enabled:
+            loops = [group.create_task(supervised("stream", stream_loop()))] if retail else []
+            if wc.reconcile.enabled and retail:
                 loops.append(group.create_task(supervised("reconcile", reconciler.run(
                     stop, subscribed=lambda: stream.status.connected, wait_seconds=wc.stream.keepalive_seconds))))
             loops.append(group.create_task(supervised("preflight", log_preflight(config, sf, pos, tokens, stop))))
-            if wc.sale_sweep.enabled:
+            if wc.sale_sweep.enabled and sale_sweep is not None:
                 loops.append(group.create_task(supervised("sale_sweep", sale_sweep.run(stop))))
+            if history is not None:
+                loops.append(group.create_task(supervised("sale_history", history.run(stop))))
             for queue_runner in runners:
                 loops.append(group.create_task(supervised(queue_runner.handler.queue, queue_runner.run(stop))))
             await stop.wait()
@@ -195,6 +214,35 @@ async def serve(
             await asyncio.wait(loops, timeout=wc.drain_grace_seconds)
             drain.set()
         log.info("worker_stopped")
+
+
+async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
+                        notify: dict[str, Callable[[], None]]) -> SaleHistory:
+    """The GraphQL back-end's sale source; the server's schema is checked first: a mismatch ends the start (one
+    line naming the type and field), an unreachable or silent POS does not (the check is bounded by
+    ``pos.graphql.timeout_seconds`` so the HTTP server and readiness are not held back by its retries; the poll
+    loop checks before its first window)."""
+    g = config.pos.graphql
+    assert g is not None  # Config requires pos.graphql for this back-end
+    history = SaleHistory(store, pos, interval_seconds=g.poll_interval_seconds, overlap_seconds=g.overlap_seconds,
+                          lookback_seconds=g.initial_lookback_seconds, page_size=g.page_size, notify=notify)
+    try:
+        async with asyncio.timeout(g.timeout_seconds):
+            await pos.check_schema()
+        history.schema_checked = True
+        log.info("pos_schema_checked", url=g.url)
+    except SchemaMismatch:
+        raise
+    except Exception as exc:  # an outage, refused credentials: the loop retries and /status says why
+        log.warning("pos_schema_unchecked", error=f"{type(exc).__name__}: {exc}")
+    return history
+
+
+def _last_error(history: SaleHistory) -> Callable[[], Awaitable[str | None]]:
+    async def check() -> str | None:
+        return history.last_error
+
+    return check
 
 
 def _stream_pulse(status: StreamStatus) -> Callable[[], float | None]:
@@ -215,10 +263,12 @@ def _stream_pulse(status: StreamStatus) -> Callable[[], float | None]:
     return pulse
 
 
-def _add_readiness(health: Health, store: Store, store_health: StoreHealth, stream: FoEventStream,
+def _add_readiness(health: Health, store: Store, store_health: StoreHealth, stream: FoEventStream | None,
                    keepalive: float) -> None:
     """Readiness is the store alone (and not draining): Salesforce, the stream and the POS are /status only."""
     health.checks["store"] = store_check(store, store_health)
+    if stream is None:  # pos.backend graphql runs no stream
+        return
     health.pulses["stream"] = _stream_pulse(stream.status)
     # The stream's own watchdog reopens after ``keepalive`` of silence, an open is bounded by ``keepalive`` and
     # reopens back off up to STREAM_RETRY.max_delay: a loop that keeps trying shows progress within this window.

@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     command(sub, "schema", "print the configuration's JSON Schema (config/worker.schema.json)", config=False)
     demo = command(sub, "demo", "run the emulators and the worker through a scripted store day", config=False)
     demo.add_argument("--workdir", default=".demo", metavar="DIR", help="working directory (default: %(default)s)")
+    demo.add_argument("--pos", choices=["retail_cloud", "graphql"], default="retail_cloud",
+                      help="the POS back-end to run the day on (default: %(default)s)")
     return parser
 
 
@@ -173,7 +175,7 @@ def _schema(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from worker.demo import run_demo
 
-    return int(run_demo(args.workdir))
+    return int(run_demo(args.workdir, args.pos))
 
 
 COMMANDS: dict[str, Any] = {

@@ -46,10 +46,10 @@ def _say(text: str) -> None:
 
 
 class Demo:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
+    def __init__(self, workdir: Path, pos: str = "retail_cloud") -> None:
+        self.workdir, self.pos = workdir, pos  # pos: the POS back-end (retail_cloud or graphql)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.sf_url = self.pos_url = self.worker_url = ""
+        self.sf_url = self.pos_url = self.worker_url = self.graphql_url = ""
         self.http: aiohttp.ClientSession | None = None
         self.failures: list[str] = []
 
@@ -86,15 +86,16 @@ class Demo:
         if not line:
             raise RuntimeError(f"emulator did not start; see {self.workdir / 'emulator.log'}")
         urls = json.loads(line)
-        self.sf_url, self.pos_url = urls["sf_url"], urls["pos_url"]
+        self.sf_url, self.pos_url, self.graphql_url = urls["sf_url"], urls["pos_url"], urls.get("graphql_url") or ""
         _say(f"emulators: Salesforce {self.sf_url}, POS {self.pos_url}")
 
     def start_worker(self) -> None:
         port = _free_port()
         env = dict(os.environ, OMS_DEMO_SF_URL=self.sf_url, OMS_DEMO_POS_URL=self.pos_url,
-                   OMS_DEMO_DIR=str(self.workdir), OMS_DEMO_HTTP_PORT=str(port))
+                   OMS_DEMO_GRAPHQL_URL=self.graphql_url, OMS_DEMO_DIR=str(self.workdir), OMS_DEMO_HTTP_PORT=str(port))
         log = open(self.workdir / "worker.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "run", "--config", str(ROOT / "config/demo.yaml")],
+        config = ROOT / ("config/demo-graphql.yaml" if self.pos == "graphql" else "config/demo.yaml")
+        proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "run", "--config", str(config)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         self.procs.append(proc)
         self.worker_url = f"http://127.0.0.1:{port}"
@@ -111,6 +112,10 @@ class Demo:
                 proc.kill()
 
     async def store_day(self) -> dict[str, Any]:
+        if self.pos == "graphql":
+            from worker.demo_graphql import graphql_store_day
+
+            return await graphql_store_day(self, SALES_SEED)
         sf, pos = f"{self.sf_url}/__admin", f"{self.pos_url}/__admin"
         await self.call("POST", f"{sf}/seed", SALES_SEED)
         ok = await self.until("worker ready (/readyz 200)",
@@ -231,8 +236,8 @@ class Demo:
                               else "FAIL: " + "; ".join(self.failures)))
 
 
-async def _main(workdir: Path) -> int:
-    demo = Demo(workdir)
+async def _main(workdir: Path, pos: str) -> int:
+    demo = Demo(workdir, pos)
     try:
         demo.start_emulator()
         demo.start_worker()
@@ -259,7 +264,7 @@ def missing_for_demo() -> str | None:
     return None
 
 
-def run_demo(workdir: str) -> int:
+def run_demo(workdir: str, pos: str = "retail_cloud") -> int:
     problem = missing_for_demo()
     if problem:
         print(problem, file=sys.stderr)
@@ -268,4 +273,4 @@ def run_demo(workdir: str) -> int:
     path.mkdir(parents=True, exist_ok=True)
     for stale in ("state.db", "state.db-wal", "state.db-shm"):
         (path / stale).unlink(missing_ok=True)
-    return asyncio.run(_main(path))
+    return asyncio.run(_main(path, pos))

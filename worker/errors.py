@@ -143,3 +143,41 @@ def pos_error(status: int, body: Any, *, retry_after: float | None = None) -> Se
     if status >= 500 or status in (408, 425):
         return TransientError("pos", message, status=status, code=code, retry_after=retry_after)
     return PermanentError("pos", message, status=status, code=code)
+
+
+# GraphQL POS ``errors[].extensions.code`` values worth retrying (assumed: emulator/REFERENCE-graphql-pos.md).
+GRAPHQL_TRANSIENT_CODES = frozenset({"SERVICE_UNAVAILABLE", "INTERNAL_SERVER_ERROR", "TIMEOUT"})
+
+
+def graphql_error(errors: Any, *, status: int | None = None, retry_after: float | None = None) -> ServiceError:
+    """Map a GraphQL POS answer's ``errors`` (and its HTTP status, when known) to the error tree.
+
+    A permission error is permanent and names the missing permission; UNAUTHENTICATED (or 401) is an
+    authentication error (the caller refreshes the token once); rate and availability errors are transient.
+    """
+    items = [e for e in errors if isinstance(e, Mapping)] if isinstance(errors, list) else []
+    # A permission error anywhere is the one to report: it is what an operator has to fix.
+    first = next((e for e in items if _gql_code(e) == "FORBIDDEN"), items[0] if items else {})
+    code = _gql_code(first)
+    extensions = first.get("extensions") if isinstance(first.get("extensions"), Mapping) else {}
+    where = ".".join(str(p) for p in first.get("path") or [])
+    message = str(first.get("message") or (f"HTTP {status}" if status else "error without a message"))
+    if code == "FORBIDDEN":
+        permission = extensions.get("permission") if isinstance(extensions, Mapping) else None
+        text = (f"permission denied: the calling account lacks the permission {permission}" if permission
+                else f"permission denied: {message}")
+        return PermanentError("pos", f"{text} (query {where or '?'}); grant it to the API client's role",
+                              status=status, code=code)
+    if code == "UNAUTHENTICATED" or status == 401:
+        return AuthenticationError("pos", message, status=status, code=code or "UNAUTHENTICATED")
+    if code == "RATE_LIMITED" or status == 429:
+        return LimitExceeded("pos", message, status=status, code=code or "RATE_LIMITED", retry_after=retry_after)
+    if code in GRAPHQL_TRANSIENT_CODES or (status is not None and (status >= 500 or status == 408)):
+        return TransientError("pos", message, status=status, code=code, retry_after=retry_after)
+    return PermanentError("pos", message + (f" (at {where})" if where else ""), status=status, code=code)
+
+
+def _gql_code(error: Mapping[str, Any]) -> str | None:
+    extensions = error.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, Mapping) else None
+    return str(code) if code else None

@@ -8,7 +8,9 @@ Each check is PASS or FAIL; a failure names the configuration key it concerns:
 * setup records: present, or creatable by the worker at run time (:mod:`worker.setup_check`);
 * FilterQuery: runs against FulfillmentOrder (``LIMIT 1``);
 * FO statuses: OMSStatusesToProcess, OMSStatusCanceledValue and worker.status_mapping are Status picklist values;
-* POS: one authenticated call.
+* POS: one authenticated call (GraphQL back-end: ``environment``), and for ``pos.backend: graphql`` the server's
+  schema against the worker's queries (a mismatch names the type and field) and the permissions those queries
+  need; FilterQuery and FO statuses belong to fulfillment import, which that back-end does not run.
 
 ``check-config --live`` prints the result table and nothing else (logs at ERROR only, on stderr) and exits 1 when a
 check failed. At start the worker runs the same checks once, without the stream probe, and logs each result: a
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from worker.errors import PermanentError
 from worker.logging import configure_logging
 from worker.mapping.fulfillment_query import build_reconcile_query
 from worker.pos.client import PosClient
+from worker.pos_graphql.client import GraphqlPos
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
@@ -155,15 +159,45 @@ def preflight_checks(config: Config, sf: SetupApi, pos: Pingable, tokens: TokenP
 
     async def pos_reachable() -> str:
         await pos.ping()
-        return f"POS answers ({config.pos.environment}, {config.pos.auth.mode})"
+        if isinstance(pos, GraphqlPos):
+            env = await pos.environment()
+            return f"POS answers (graphql, environment {env.get('name')!r}, API {env.get('apiVersion')})"
+        return f"POS answers ({config.pos.environment}, {config.pos.rest_auth.mode})"
 
     checks: list[Check] = [("salesforce login", login)]
-    if stream:
+    if stream and config.pos.backend == "retail_cloud":
         checks.append(("stream channel", channel))
     checks += [("OMSCustomField", custom_fields), ("Person Accounts", person_accounts),
-               ("setup records", setup_records), ("FilterQuery", filter_query), ("FO statuses", statuses),
-               ("POS", pos_reachable)]
+               ("setup records", setup_records)]
+    if config.pos.backend == "retail_cloud":
+        checks += [("FilterQuery", filter_query), ("FO statuses", statuses)]
+    checks.append(("POS", pos_reachable))
+    if isinstance(pos, GraphqlPos):
+        checks += graphql_checks(pos)
     return checks
+
+
+def graphql_checks(pos: GraphqlPos) -> list[Check]:
+    """The GraphQL POS: its schema against the worker's queries, and the permissions they need."""
+
+    async def schema() -> str:
+        try:
+            await pos.check_schema()
+        except PermanentError as exc:
+            raise Problem(f"pos.graphql.url: {exc.message}") from None
+        return "the worker's queries validate against the server's schema"
+
+    async def permissions() -> str:
+        now = int(time.time() * 1000)
+        try:  # an empty window and ids that match nothing: only the permission is tested
+            await pos.sale_page(now, now, 1, None)
+            await pos.customer("-")
+            await pos.location("-")
+        except PermanentError as exc:
+            raise Problem(f"pos.graphql.client_id: {exc.message}") from None
+        return "sale, customer and location answer for this client"
+
+    return [("POS schema", schema), ("POS permissions", permissions)]
 
 
 async def run_checks(checks: list[Check], *, stop: asyncio.Event | None = None,
@@ -184,14 +218,16 @@ async def run_checks(checks: list[Check], *, stop: asyncio.Event | None = None,
 
 
 @asynccontextmanager
-async def cli_clients(config: Config) -> AsyncIterator[tuple[TokenProvider, SalesforceRest, PosClient]]:
+async def cli_clients(config: Config) -> AsyncIterator[tuple[TokenProvider, SalesforceRest, PosClient | GraphqlPos]]:
     """Salesforce and POS clients for a one-shot command (few retries: a person is waiting)."""
     ssl_context = make_ssl_context(config.salesforce)
     connector = aiohttp.TCPConnector(ssl=ssl_context if ssl_context is not None else True)
     retry = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0)
     async with aiohttp.ClientSession(connector=connector) as session:
         tokens = TokenProvider(config.salesforce, config.auth, session)
-        pos = PosClient(config.pos, session, retry=retry)
+        retail = config.pos.backend == "retail_cloud"
+        pos: PosClient | GraphqlPos = (PosClient(config.pos, session, retry=retry) if retail
+                                       else GraphqlPos(config.pos, session, retry=retry))
         try:
             yield tokens, SalesforceRest(config.salesforce, tokens, session, retry=retry), pos
         finally:

@@ -166,14 +166,17 @@ async def status_view(request: web.Request) -> web.Response:
 
 
 def create_app(
-    store: Store, health: Health, metrics: Metrics, webhook_config: WebhookConfig,
+    store: Store, health: Health, metrics: Metrics, webhook_config: WebhookConfig | None,
     notify: dict[str, Callable[[], None]] | None = None, status: StatusBoard | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=webhook_config.max_body_bytes + 1024, middlewares=[track_requests])
-    app[STORE], app[HEALTH], app[METRICS], app[WEBHOOK] = store, health, metrics, webhook_config
+    max_body = webhook_config.max_body_bytes if webhook_config is not None else 1_048_576
+    app = web.Application(client_max_size=max_body + 1024, middlewares=[track_requests])
+    app[STORE], app[HEALTH], app[METRICS] = store, health, metrics
     app[NOTIFY] = notify or {}
     app[STATUS] = status or StatusBoard(store, health)
-    app.router.add_post("/webhooks/pos/{endpoint}", webhook)
+    if webhook_config is not None:  # none for pos.backend graphql: that POS sends no webhooks
+        app[WEBHOOK] = webhook_config
+        app.router.add_post("/webhooks/pos/{endpoint}", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)

@@ -30,6 +30,7 @@ from aiohttp import web
 from .admin import add_admin_routes
 from .auth import api_error, check_credentials, token_endpoint, too_many
 from .common import ApiProblem
+from .graphql.server import add_graphql_routes
 from .settings import PosEmulatorSettings
 from .state import PosState
 
@@ -133,6 +134,7 @@ def create_pos_app(settings: PosEmulatorSettings | None = None) -> web.Applicati
     app.router.add_post("/oauth2/token", token)
     _api_routes(app, state, prefix)
     add_admin_routes(app, state)
+    add_graphql_routes(app, state)  # the GraphQL POS product (OIDC issuer + /graphql), same process
     return app
 
 

@@ -34,3 +34,9 @@ class PosEmulatorSettings:
     webhook_timeout_seconds: float = 10.0
     clock: Callable[[], float] = time.time  # wall clock (seconds) for token expiry and event dates
     api_version: str = "v1"
+    # The GraphQL POS (emulator/pos/graphql): OIDC clients (id -> (secret, roles)); a client without the
+    # "integration" role gets FORBIDDEN errors. graphql_sdl replaces the assumed schema (tests: a changed server).
+    graphql_clients: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=lambda: {
+        "demo-gql-client": ("demo-gql-secret", ("integration",)), "demo-gql-norole": ("demo-gql-secret", ())})
+    graphql_token_ttl_seconds: int = 3600
+    graphql_sdl: str | None = None

@@ -26,6 +26,7 @@ class PosState:
     webhooks: WebhookSender = field(init=False)
     rng: random.Random = field(init=False)
     sale_sequence: dict[str, int] = field(default_factory=dict)
+    sale_modified_ms: dict[str, int] = field(default_factory=dict)  # GraphQL sale history selects on it
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -43,6 +44,7 @@ class PosState:
         self.orders.reset()
         self.sales.clear()
         self.sale_sequence.clear()
+        self.sale_modified_ms.clear()
         self.webhooks.log.clear()
         self.webhooks.failed.clear()
         self.stats = Stats()
@@ -112,6 +114,7 @@ class PosState:
             raise ApiProblem(400, "INVALID_FIELD", str(exc)) from None
         self.sale_sequence[store] = seq
         self.sales[order_id] = sale
+        self.sale_modified_ms[order_id] = self.now_ms()
         self.export_sale(sale)
         return sale
 
@@ -127,6 +130,7 @@ class PosState:
             if not isinstance(status, str) or not status:
                 raise ApiProblem(400, "INVALID_FIELD", "orderStatus: expected a non-empty string")
             sale["orderStatus"] = status
+        self.sale_modified_ms[order_id] = self.now_ms()
         self.export_sale(sale, "ORDER_UPDATE")
         return sale
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .common import Frozen
+from .pos_graphql import PosGraphqlConfig
 
 
 class PosAuthConfig(Frozen):
@@ -52,6 +53,7 @@ class PosConfig(Frozen):
     ``sandbox`` (the guide's table, :mod:`worker.pos.endpoints`), each overridable; ``x-locale``/``x-region`` are
     ``locale``/``region`` (the merchant's settings)."""
 
+    backend: Literal["retail_cloud", "graphql"] = "retail_cloud"  # graphql: pos.graphql, sale history polling
     environment: Literal["Production", "Staging", "Test", "Dev"] = "Production"
     sandbox: bool = False  # hyperforce: the sandbox base URL of the environment
     base_url: str | None = None  # override of the derived base URL
@@ -61,7 +63,8 @@ class PosConfig(Frozen):
     merchant_id: str
     locale: str = "en-US"
     region: str = "US"
-    auth: PosAuthConfig
+    auth: PosAuthConfig | None = None  # retail_cloud: required (Config checks it with the back-end)
+    graphql: PosGraphqlConfig | None = None  # graphql: required
     paths: PosPaths = PosPaths()
     timeout_seconds: float = Field(default=15.0, gt=0)
     rate_limit_per_second: float = Field(default=10.0, gt=0)
@@ -78,10 +81,19 @@ class PosConfig(Frozen):
         """Every URL and header value the client needs can be derived now, so check-config catches what is missing."""
         from worker.pos.endpoints import config_problem  # the URL tables live beside the POS client
 
+        if self.auth is None:  # the GraphQL back-end, or a missing pos.auth (Config names it)
+            return self
         problem = config_problem(self)
         if problem:
             raise ValueError(problem)
         return self
+
+    @property
+    def rest_auth(self) -> PosAuthConfig:
+        """``pos.auth`` of the Retail Cloud back-end (Config has checked it is set for that back-end)."""
+        if self.auth is None:
+            raise ValueError("pos.auth: required for pos.backend retail_cloud")
+        return self.auth
 
     @property
     def seed_name(self) -> str:

@@ -6,6 +6,7 @@ from pydantic import BaseModel, SecretStr, model_validator
 
 from .common import Frozen
 from .pos import PosConfig
+from .pos_graphql import backend_problems
 from .salesforce import AuthConfig, SalesforceConfig
 from .worker_section import WorkerConfig
 
@@ -36,6 +37,14 @@ class Config(Frozen):
             raise ValueError(f"auth.flow: the {a.flow} flow needs {', '.join(missing)}")
         if a.private_key_file is not None and a.flow == "jwt_bearer" and not a.private_key_file.is_file():
             raise ValueError(f"auth.private_key_file: no readable file at {a.private_key_file}")
+        return self
+
+    @model_validator(mode="after")
+    def _backend(self) -> Config:
+        """Flows the configured POS back-end cannot run are refused here (check-config and run), never half-run."""
+        found = backend_problems(self)
+        if found:
+            raise ValueError("\n".join(found))
         return self
 
     def secret_values(self) -> list[str]:

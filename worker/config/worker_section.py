@@ -141,7 +141,7 @@ class WorkerConfig(Frozen):
     store_url: str = "sqlite:///./oms-worker.db"
     worker_id: str | None = None
     http: HttpConfig = HttpConfig()
-    webhook: WebhookConfig
+    webhook: WebhookConfig | None = None  # required for pos.backend retail_cloud (Config checks it)
     spi: SpiConfig = SpiConfig()
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
     retry: RetryConfig = RetryConfig()

@@ -100,7 +100,7 @@ class _TokenAuth:
         self.token_url = resolve_token_url(config)
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
-        self._hold = OperatorHold("pos", clock=clock, log_fields={"mode": config.auth.mode})
+        self._hold = OperatorHold("pos", clock=clock, log_fields={"mode": config.rest_auth.mode})
         self.fetches = 0
 
     def __repr__(self) -> str:
@@ -144,7 +144,7 @@ class _TokenAuth:
         raise NotImplementedError
 
     async def _fetch(self) -> tuple[str, float]:
-        auth = self._config.auth
+        auth = self._config.rest_auth
         form = {"grant_type": "client_credentials"}
         headers = {"Accept": "application/json"}
         if self._credentials == "basic":
@@ -164,7 +164,7 @@ class _TokenAuth:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError("pos", f"token endpoint unreachable ({type(exc).__name__})") from None
         finally:
-            log.info("pos_token_request", mode=self._config.auth.mode, status=status,
+            log.info("pos_token_request", mode=self._config.rest_auth.mode, status=status,
                      duration_ms=round((time.perf_counter() - started) * 1000, 1))
         try:
             body = json.loads(text) if text else {}
@@ -205,11 +205,11 @@ class LegacyAuth(_TokenAuth):
     header_name = "PredictSpring-Token"
 
     def __init__(self, config: PosConfig, session: aiohttp.ClientSession, **kwargs: Any) -> None:
-        if config.auth.pos_secret is None or config.auth.api_key is None:
+        if config.rest_auth.pos_secret is None or config.rest_auth.api_key is None:
             raise ConfigError(
                 ["pos.auth: legacy mode needs pos_secret (PredictSpring-Secret) and api_key (X-api-key)"])
         super().__init__(config, session, **kwargs)
-        self._pos_secret, self._api_key = config.auth.pos_secret, config.auth.api_key
+        self._pos_secret, self._api_key = config.rest_auth.pos_secret, config.rest_auth.api_key
 
     def _ttl(self, body: Mapping[str, Any], token: str) -> float:
         ttl = _number(body.get("expired_in"))
@@ -268,6 +268,6 @@ def make_auth(
     credentials: Literal["basic", "form"] = "basic",
     clock: Clock = time.time,
 ) -> LegacyAuth | HyperforceAuth:
-    """The auth for ``config.auth.mode`` (raises ConfigError naming the missing setting)."""
-    cls = HyperforceAuth if config.auth.mode == "hyperforce" else LegacyAuth
+    """The auth for ``config.rest_auth.mode`` (raises ConfigError naming the missing setting)."""
+    cls = HyperforceAuth if config.rest_auth.mode == "hyperforce" else LegacyAuth
     return cls(config, session, credentials=credentials, clock=clock)

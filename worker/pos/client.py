@@ -91,7 +91,7 @@ class PosClient(PosApi):
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
 
     def __repr__(self) -> str:
-        return f"PosClient(base_url={self._endpoints.base_url!r}, mode={self._config.auth.mode!r})"
+        return f"PosClient(base_url={self._endpoints.base_url!r}, mode={self._config.rest_auth.mode!r})"
 
     # ------------------------------------------------------------------ transport
 

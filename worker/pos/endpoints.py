@@ -49,7 +49,7 @@ def resolve_base_url(config: PosConfig) -> str:
     """The API base URL (everything before ``/merchant/...``)."""
     if config.base_url:
         return _check_url("pos.base_url", config.base_url)
-    if config.auth.mode == "hyperforce":
+    if config.rest_auth.mode == "hyperforce":
         base = HYPERFORCE[config.environment][0]
         return base + HYPERFORCE_SANDBOX_SUFFIX if config.sandbox else base
     if config.environment not in LEGACY_BASE_URLS:
@@ -60,7 +60,7 @@ def resolve_base_url(config: PosConfig) -> str:
 
 def resolve_token_url(config: PosConfig) -> str:
     """The OAuth2 client-credentials token URL for the configured auth mode."""
-    if config.auth.mode == "hyperforce":
+    if config.rest_auth.mode == "hyperforce":
         if not config.token_url:
             raise ConfigError([
                 "pos.token_url: Hyperforce tokens come from the merchant's Salesforce org; set "
@@ -85,7 +85,7 @@ def resolve_salesforce_region(config: PosConfig) -> str:
 
 def config_problem(config: PosConfig) -> str | None:
     """The first thing the client could not derive, as ``key: reason`` relative to ``pos`` (None: all fine)."""
-    if config.auth.mode != "hyperforce":
+    if config.rest_auth.mode != "hyperforce":
         if config.sandbox:
             return "sandbox: only for auth.mode hyperforce (the legacy hosts have no sandbox URL)"
         if config.salesforce_region:

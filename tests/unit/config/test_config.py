@@ -252,7 +252,7 @@ def test_missing_file_is_explained(tmp_path: Path) -> None:
     assert main(["check-config", "--config", str(tmp_path / "absent.yaml")]) == 2
 
 
-@pytest.mark.parametrize("name", ["worker.example.yaml", "demo.yaml"])
+@pytest.mark.parametrize("name", ["worker.example.yaml", "demo.yaml", "demo-graphql.yaml"])
 def test_shipped_example_configs_are_valid(name: str) -> None:
     """The shipped example and demo configs validate (with the example's env vars set)."""
     env = {k: "x-value" for k in (
