@@ -133,3 +133,30 @@ async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp
         assert len((await stack.sf_admin("GET", "records/FulfillmentOrder"))["records"]) == 4
         summaries = await stack.sf_admin("GET", "records/OrderSummary")
         assert summaries["totalSize"] >= 4
+
+
+async def test_a_graph_answered_as_rolled_back_is_retried_without_the_settle_wait(tmp_path: Path) -> None:
+    """A graph Salesforce answers as failed (here DUPLICATE_VALUE from a stale product cache: nothing of the sale
+    exists) is posted again by the same process at once, not after the settle window; still one Order."""
+    async with emulators() as stack, poster(stack, tmp_path, settle=60.0) as (post, _, store):
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
+        real = post.cache.products_for
+        stale = True
+
+        async def forgetful(skus: Any) -> dict[str, tuple[str, str | None]]:
+            nonlocal stale
+            if stale:  # the first look-up misses the product, so the graph tries to create it again
+                stale = False
+                return {}
+            return await real(skus)
+
+        post.cache.products_for = forgetful  # type: ignore[method-assign]
+        first = Outcome()
+        await post.handle(jobs, first)
+        assert first.done == [] and getattr(first.failed[0][1], "code", None) == "DUPLICATE_VALUE"
+        await store.retry_later(jobs[0], "duplicate", 0)
+        again = await store.claim("sale", 1, lease_seconds=60, worker_id="t")
+        retry = Outcome()
+        await post.handle(again, retry)
+        assert retry.failed == [] and retry.done == [jobs[0].id]
+        assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1

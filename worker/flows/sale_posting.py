@@ -86,6 +86,9 @@ class SalePoster:
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
         self.effects = Effects(store, settle_seconds(config))
         self.fulfiller = TakeWithFulfiller(salesforce, config, self.effects, concurrency=summary_concurrency)
+        # POS order ids whose last graph Salesforce answered as failed (atomic: nothing of the sale exists), so
+        # this process retries them without the settle wait; another process (or a restart) waits as before
+        self.rolled_back: set[str] = set()
         self.from_flow = config.salesforce.order_summary == "org_flow"
         self.grace = config.salesforce.order_summary_grace_seconds
 
@@ -121,7 +124,9 @@ class SalePoster:
         look: list[_Pending] = []
         for item in pending:
             wait = split.settling.get(item.sale.orderId)
-            if wait is not None:
+            if item.sale.orderId in self.rolled_back:  # this process was told the graph rolled back: post again
+                fresh.append(item)
+            elif wait is not None:
                 item.bound.info("sale_settling", wait_s=round(wait, 2))
                 outcome.fail(item.job, settling_error("the sale's graph", wait))
             elif item.sale.orderId in split.look:
@@ -185,9 +190,12 @@ class SalePoster:
             return waiting
         committed: list[tuple[_Pending, str, str | None]] = []
         for (item, graph, skus), result in zip(batch, results, strict=True):
+            self.rolled_back.discard(item.sale.orderId)
             try:
                 committed.append((item, self._committed(graph, result, skus, item.bound), None))
             except Exception as exc:
+                if not result.is_successful:  # Salesforce answered that this graph rolled back whole
+                    self.rolled_back.add(item.sale.orderId)
                 outcome.fail(item.job, exc)
         await self._finish_all(committed, outcome)
         return waiting
