@@ -116,16 +116,25 @@ class Bench:
         return {"samples": samples, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
                 "mean_ms": round(statistics.fmean(waits), 1)}
 
-    async def sales_run(self, count: int, *, kind: str = "in_store", limit: float = 240) -> dict[str, Any]:
-        """A burst of ``count`` in-store sales through the POS emulator; posting rate and calls per sale."""
-        before_orders = await self.sf_count("OrderSummary")  # the last record a posted sale gets
+    async def fulfilled_count(self) -> int:
+        return int((await self.sf("GET", "records/FulfillmentOrder?where=Status:Fulfilled&count=true"))["totalSize"])
+
+    async def sales_run(self, count: int, *, kind: str = "in_store", limit: float = 240,
+                        fulfilled: bool = False) -> dict[str, Any]:
+        """A burst of ``count`` in-store sales through the POS emulator; posting rate and calls per sale.
+
+        Done when every sale has its OrderSummary, or (``fulfilled``) its take-with FulfillmentOrder is Fulfilled:
+        the last step of a take-with sale in either summary mode (only posted sales reach Fulfilled in the bench).
+        """
+        count_done = self.fulfilled_count if fulfilled else lambda: self.sf_count("OrderSummary")
+        before_orders = await count_done()
         before = await self.calls()
         started = time.monotonic()
         body = {"kind": kind, "tender": "card", "store": "256"}
         await self.together([lambda: self.pos("POST", "sales", body)] * count)
 
         async def done() -> bool:
-            return await self.sf_count("OrderSummary") >= before_orders + count
+            return await count_done() >= before_orders + count
 
         await self.until(done, limit)
         elapsed = time.monotonic() - started
