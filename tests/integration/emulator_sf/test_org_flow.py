@@ -9,6 +9,8 @@ import pytest
 from .conftest import Client, V
 from .test_oms_actions import OM, _activated_order
 
+MULTIPLE = f"{V}/commerce/fulfillment/actions/create-multiple"
+
 
 @pytest.mark.parametrize("sf", [{"order_summary_flow": True}], indirect=True)
 async def test_activating_an_order_creates_its_summary_in_the_same_transaction(sf: Client) -> None:
@@ -57,3 +59,30 @@ async def test_latency_by_kind_delays_only_that_kind(sf: Client) -> None:
     assert status == 200 and slow >= 0.3 and fast < 0.3
     status, body = await sf.admin("POST", "faults", {"latency_ms_by_kind": {"graph": 100}})
     assert status == 400 and "latency_ms_by_kind" in body["error"]
+
+
+async def test_create_multiple_creates_each_input_alone_and_echoes_a_failed_one(sf: Client) -> None:
+    """fulfillment/actions/create-multiple: a good input gets its FO (with its referenceId); a bad one (unknown
+    Location) is echoed with the error on its items and creates nothing; below v50.0 the resource does not exist."""
+    first, second = await _activated_order(sf), await _activated_order(sf)
+    inputs = []
+    for n, order in enumerate((first, second)):
+        status, body, _ = await sf.call("POST", OM, {"orderId": order})
+        summary = body["orderSummaryId"]
+        group = sf.emu.org.children(summary, "OrderDeliveryGroupSummary", "OrderSummaryId")[0]
+        item = sf.emu.org.children(summary, "OrderItemSummary", "OrderSummaryId")[0]
+        location = sf.emu.org.find("Location", "warehouseID__c", "256")[0]["Id"] if n == 0 else "131000000000000AAA"
+        inputs.append({"orderSummaryId": summary, "orderDeliveryGroupSummaryId": group["Id"], "fulfillmentGroups": [{
+            "fulfilledFromLocationId": location, "fulfillmentType": "Retail Store", "referenceId": f"S-{n}",
+            "orderItemSummaries": [{"orderItemSummaryId": item["Id"], "quantity": 1}]}]})
+    status, body, _ = await sf.call("POST", MULTIPLE, {"fulfillmentOrders": inputs})
+    assert status == 201 and body["success"] is True
+    ok, failed = body["fulfillmentOrders"]
+    assert ok["referenceId"] == "S-0" and sf.emu.org.get(ok["fulfillmentOrderId"])["Type"] == "Retail Store"
+    assert "fulfillmentOrderId" not in failed and failed["referenceId"] == "S-1"
+    assert failed["orderItemSummaries"][0]["errors"][0]["errorCode"] == "NOT_FOUND"
+    assert sf.emu.org.children(inputs[1]["orderSummaryId"], "FulfillmentOrder", "OrderSummaryId") == []
+    status, body, _ = await sf.call("POST", MULTIPLE.replace("v62.0", "v49.0"), {"fulfillmentOrders": inputs})
+    assert status == 404
+    status, body, _ = await sf.call("POST", MULTIPLE, {"fulfillmentOrders": []})
+    assert status == 400 and body[0]["errorCode"] == "INVALID_API_INPUT"
