@@ -53,7 +53,8 @@ def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int, *, name: st
                          "pos_secret": "demo-pos-secret-header", "api_key": "demo-pos-api-key"}},
         "worker": {"store_url": f"sqlite:///{workdir / 'state.db'}", "http": {"host": "127.0.0.1", "port": port},
                    "webhook": {"api_key": WEBHOOK_KEY}, "reconcile": {"interval_seconds": 3600},
-                   "concurrency": {"import_batch_size": 200, "import_workers": 4, "posting_workers": 16},
+                   "concurrency": {"import_batch_size": 200, "import_workers": 4, "posting_workers": 16,
+                                   "connect_calls": 32},
                    "log_level": "WARNING", "log_format": "json"},
     }
     raw["salesforce"].update(salesforce or {})

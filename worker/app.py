@@ -121,7 +121,8 @@ async def serve(
         handlers: list[tuple[Handler, int, int, float]] = [
             (FulfillmentImporter(store, sf, pos, config.salesforce, metrics), cc.import_batch_size,
              cc.import_workers, 0.0),
-            (SalePoster(store, sf, config, metrics), cc.posting_batch_size, cc.posting_workers, window),
+            (SalePoster(store, sf, config, metrics, summary_concurrency=cc.connect_calls), cc.posting_batch_size,
+             cc.posting_workers, window),
             (StatusSync(store, sf, config, metrics), cc.status_batch_size, cc.status_workers, window),
             (ReturnProcessor(store, sf, metrics, wc.returns, settle_seconds=settle_seconds(config)), 1, 2, 0.0),
         ]
