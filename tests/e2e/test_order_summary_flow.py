@@ -70,8 +70,8 @@ async def test_with_the_org_flow_every_sale_gets_one_summary_and_no_connect_summ
 
 
 async def test_a_batch_checks_summaries_with_one_soql(tmp_path: Path) -> None:
-    """A claimed batch of 10 warm take-with sales costs one graph request and one summary SOQL, plus the take-with
-    fulfilment (one SOQL, one create-multiple, one PATCH): 5 calls, no Connect summary call."""
+    """A claimed batch of 10 warm take-with sales costs one graph request, one summary SOQL (whose rows the
+    take-with step reuses), one create-multiple and one PATCH: 4 calls, no Connect summary call."""
     async with emulators(order_summary_flow=True) as stack, flow_poster(stack, tmp_path) as (post, store, _):
         warm = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
         await post.handle(warm, Outcome())
@@ -81,8 +81,8 @@ async def test_a_batch_checks_summaries_with_one_soql(tmp_path: Path) -> None:
         await post.handle(jobs, outcome)
         assert outcome.failed == [] and len(outcome.done) == 10
         by_kind = {k: v for k, v in (await stack.sf_admin("GET", "counters"))["by_kind"].items() if v}
-        # graph 1; query: summaries 1 + take-with plan 1; connect: one create-multiple for the 10 FOs; PATCH 1
-        assert by_kind == {"composite_graph": 1, "query": 2, "connect": 1, "collections": 1}
+        # graph 1; query 1: the summaries, with what the take-with step needs; one create-multiple; PATCH 1
+        assert by_kind == {"composite_graph": 1, "query": 1, "connect": 1, "collections": 1}
         assert summary_calls(stack) == 0
 
 

@@ -22,7 +22,7 @@ FulfillmentOrder of the take-with delivery group by ``DeliveryMethodId`` and onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,12 +59,14 @@ def has_take_with(sale: PosSale) -> bool:
     return any(line.delivery_key == TAKE_WITH for line in sold_lines(sale))
 
 
-def summaries_soql(summary_ids: Sequence[str]) -> str:
-    """ONE SOQL for a batch: each OrderSummary's delivery groups, item summaries and FulfillmentOrders."""
-    return ("SELECT Id, (SELECT Id, OrderDeliveryMethodId, OrderDeliveryMethod.Name FROM OrderDeliveryGroupSummaries), "
+def summaries_soql(ids: Sequence[str], field: str = "Id") -> str:
+    """ONE SOQL for a batch: each OrderSummary's delivery groups, item summaries and FulfillmentOrders, by summary
+    Id (or ``field="OriginalOrderId"``: by Order Id, the org_flow check, which hands its rows on)."""
+    return ("SELECT Id, OriginalOrderId, "
+            "(SELECT Id, OrderDeliveryMethodId, OrderDeliveryMethod.Name FROM OrderDeliveryGroupSummaries), "
             "(SELECT Id, OrderDeliveryGroupSummaryId, QuantityAvailableToFulfill FROM OrderItemSummaries), "
             "(SELECT Id, Status, StatusCategory, DeliveryMethodId FROM FulfillmentOrders) "
-            f"FROM OrderSummary WHERE Id IN {in_list(summary_ids)}")
+            f"FROM OrderSummary WHERE {field} IN {in_list(ids)}")
 
 
 def locations_soql(field: str, store_ids: Sequence[str]) -> str:
@@ -148,9 +150,12 @@ class TakeWithFulfiller:
     def wants(self, sale: PosSale) -> bool:
         return self.enabled and has_take_with(sale)
 
-    async def fulfil(self, sales: Sequence[tuple[PosSale, str | None]]) -> dict[str, BaseException]:
+    async def fulfil(self, sales: Sequence[tuple[PosSale, str | None]],
+                     known: Mapping[str, dict[str, Any]] | None = None) -> dict[str, BaseException]:
         """Fulfil the take-with lines of these posted sales ((sale, OrderSummary Id)); {POS order id: error} for
-        the ones that could not be finished now (absent: done, or nothing to do)."""
+        the ones that could not be finished now (absent: done, or nothing to do). ``known``: summaries_soql rows
+        by summary Id read just before; used only for sales never noted (no create of ours can be missing from
+        them), the others are read again after the settle check."""
         errors: dict[str, BaseException] = {}
         todo: dict[str, tuple[PosSale, str]] = {}
         for sale, summary_id in sales:
@@ -168,8 +173,11 @@ class TakeWithFulfiller:
             del todo[key]
         if not todo:
             return errors
+        known, fresh = known or {}, set(split.fresh)
+        reuse = {summary_id for key, (_, summary_id) in todo.items() if key in fresh and summary_id in known}
+        rows = {summary_id: known[summary_id] for summary_id in reuse}
         try:
-            rows = await self._summaries([summary_id for _, summary_id in todo.values()])
+            rows.update(await self._summaries([sid for _, sid in todo.values() if sid not in reuse]))
             await self._load_locations({sale.storeId for sale, _ in todo.values()})
         except Exception as exc:
             return {**errors, **dict.fromkeys(todo, exc)}
@@ -200,6 +208,7 @@ class TakeWithFulfiller:
 
     async def _summaries(self, summary_ids: list[str]) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
+        summary_ids = list(dict.fromkeys(summary_ids))
         for start in range(0, len(summary_ids), CHUNK):
             for row in await self.salesforce.query(summaries_soql(summary_ids[start:start + CHUNK])):
                 rows[str(row["Id"])] = row

@@ -203,9 +203,10 @@ class SalePoster:
     async def _finish_all(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome) -> None:
         """OrderSummary per sale (noted first), then the batch's take-with fulfilment, then the sale record."""
         summarized: list[tuple[_Pending, str, str | None]] = []
+        known: dict[str, dict[str, Any]] = {}  # org_flow: summary rows read by the check, by summary Id
         if self.from_flow:
             try:
-                items = await self._check_flow(items, outcome)
+                items = await self._check_flow(items, outcome, known)
             except Exception as exc:  # the look-up failed: the batch tries again
                 for item, _, _ in items:
                     outcome.fail(item.job, exc)
@@ -235,7 +236,8 @@ class SalePoster:
             taking = [item.job for item, _, _ in summarized if self.fulfiller.wants(item.sale)]
             lost = {job.id for job in taking} - {job.id for job in await outcome.confirm(taking)} if taking else set()
             summarized = [s for s in summarized if s[0].job.id not in lost]
-            failed = await self.fulfiller.fulfil([(item.sale, summary_id) for item, _, summary_id in summarized])
+            failed = await self.fulfiller.fulfil([(item.sale, summary_id) for item, _, summary_id in summarized],
+                                                 known)
         except Exception as exc:
             failed = {item.sale.orderId: exc for item, _, _ in summarized}
         for item, order_id, summary_id in summarized:
@@ -248,13 +250,16 @@ class SalePoster:
                 outcome.fail(item.job, exc)
 
     async def _check_flow(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome,
-                          ) -> list[tuple[_Pending, str, str | None]]:
-        """org_flow: the summaries the org's flow made, in one SOQL per 200; a sale whose summary is missing waits
-        out the grace period (retried), then keeps ``None`` so the Connect call creates it (reported)."""
+                          known: dict[str, dict[str, Any]]) -> list[tuple[_Pending, str, str | None]]:
+        """org_flow: the summaries the org's flow made, in one SOQL per 200 (their rows go to ``known`` for the
+        take-with step); a sale whose summary is missing waits out the grace period (retried), then keeps ``None``
+        so the Connect call creates it (reported)."""
         unknown = {item.sale.orderId: order_id for item, order_id, summary_id in items if summary_id is None}
         if not unknown:
             return items
-        summaries = await find_summaries(self.salesforce, list(unknown.values()))
+        rows = await find_summaries(self.salesforce, list(unknown.values()))
+        known.update({str(row["Id"]): row for row in rows.values()})
+        summaries = {order_id: str(row["Id"]) for order_id, row in rows.items()}
         sent = await self.store.effects_started(SALE_EFFECT, list(unknown))
         check = plan_flow_check(unknown, summaries, sent, datetime.now(UTC), self.grace)
         kept: list[tuple[_Pending, str, str | None]] = []

@@ -2,7 +2,8 @@
 
 Many Order Management orgs run a record-triggered flow that creates the OrderSummary when an Order is activated
 (in the activation's transaction, or shortly after when the flow runs asynchronously). Then the worker makes no
-Connect call per sale: one SOQL per batch (``OriginalOrderId IN (...)``, 200 per query) finds the summaries. A sale
+Connect call per sale: one SOQL per batch (``OriginalOrderId IN (...)``, 200 per query) finds the summaries, with
+what the take-with step needs (so that step skips its own query for these sales). A sale
 whose summary is missing is retried until ``order_summary_grace_seconds`` have passed since its graph was sent
 (the ``sale`` effect's note); after that the summary is created through Connect like in ``connect`` mode (noted
 first, so never twice) and the fallback is reported: ``order_summary_flow_missing`` (warning) and
@@ -17,7 +18,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from worker.errors import TransientError
-from worker.salesforce.soql import in_list
+
+from .sale_fulfilment import summaries_soql
 
 SUMMARY_PENDING = "SUMMARY_PENDING"
 CHUNK = 200
@@ -27,14 +29,14 @@ class SummaryQueryApi(Protocol):
     async def query(self, soql: str) -> list[dict[str, Any]]: ...
 
 
-async def find_summaries(salesforce: SummaryQueryApi, order_ids: Sequence[str]) -> dict[str, str]:
-    """{Order Id: OrderSummary Id} of the summaries that exist; one SOQL per 200 orders."""
+async def find_summaries(salesforce: SummaryQueryApi, order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """{Order Id: OrderSummary row} of the summaries that exist; one SOQL per 200 orders. The rows are the
+    take-with step's (``summaries_soql``), so it needs no query of its own for these sales."""
     ids = list(dict.fromkeys(order_ids))
-    found: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), CHUNK):
-        rows = await salesforce.query("SELECT Id, OriginalOrderId FROM OrderSummary WHERE OriginalOrderId IN "
-                                      f"{in_list(ids[start:start + CHUNK])}")
-        found.update({str(r["OriginalOrderId"]): str(r["Id"]) for r in rows})
+        for row in await salesforce.query(summaries_soql(ids[start:start + CHUNK], "OriginalOrderId")):
+            found[str(row["OriginalOrderId"])] = row
     return found
 
 

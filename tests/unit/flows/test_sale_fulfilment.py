@@ -247,3 +247,18 @@ async def test_below_api_v50_each_sale_gets_its_own_create() -> None:
                              Effects(FakeStore(), 60.0))
     assert await step.fulfil([(sale("S1", "DEFAULT"), "1OsA"), (sale("S2", "DEFAULT"), "1OsB")]) == {}
     assert org.paths == [FO_PATH, FO_PATH]
+
+
+async def test_rows_read_just_before_serve_only_sales_never_noted() -> None:
+    """Rows handed in (the org_flow check's) replace the summaries SOQL for a sale whose create was never sent;
+    a sale noted before (settled) is read again, so an FO that landed since is closed, not created twice."""
+    org = FakeOrg({"1OsA": summary_row("1OsA")}, {"256": "131L"})
+    assert await fulfiller(org).fulfil([(sale("S1", "DEFAULT"), "1OsA")], {"1OsA": summary_row("1OsA")}) == {}
+    assert not any("FROM OrderSummary" in q for q in org.queries) and len(org.creates) == 1
+    landed = {"Id": "0a3X", "DeliveryMethodId": TAKE_WITH_METHOD, "StatusCategory": "Activated"}
+    org = FakeOrg({"1OsB": summary_row("1OsB", fos=[landed], available=0.0)}, {"256": "131L"})
+    store = FakeStore({"S2": datetime(2000, 1, 1, tzinfo=UTC)})
+    stale = {"1OsB": summary_row("1OsB")}  # read before the earlier create landed
+    assert await fulfiller(org, store).fulfil([(sale("S2", "DEFAULT"), "1OsB")], stale) == {}
+    assert any("FROM OrderSummary" in q for q in org.queries) and org.creates == []
+    assert org.patches == [[{"attributes": {"type": "FulfillmentOrder"}, "id": "0a3X", "Status": "Fulfilled"}]]
