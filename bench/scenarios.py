@@ -119,6 +119,41 @@ class Bench:
     async def fulfilled_count(self) -> int:
         return int((await self.sf("GET", "records/FulfillmentOrder?where=Status:Fulfilled&count=true"))["totalSize"])
 
+    async def latency_under_load(self, rate: float = 100.0, seconds: float = 10.0, *, tick: float = 0.1,
+                                 limit: float = 120) -> dict[str, Any]:
+        """Added latency, FO created -> POS order created, for every FO of a steady ``rate`` per second.
+
+        Every ``tick`` the driver creates ``rate * tick`` BOPIS FOs in one admin call (their events publish when it
+        commits); each FO's start is taken just before that call, its end is its POS order's ``createdDate``.
+        """
+        per_tick = max(1, round(rate * tick))
+        started: dict[str, float] = {}
+        loop_start = time.monotonic()
+        ticks = int(seconds / tick)
+        for n in range(ticks):
+            await asyncio.sleep(max(0.0, loop_start + n * tick - time.monotonic()))
+            at_ms = time.time() * 1000
+            made = await self.sf("POST", "scenario/orders", {"count": per_tick, "kind": "BOPIS", "store": "256"})
+            started.update({o["fulfillment_order_id"]: at_ms for o in made["orders"]})
+        offered = len(started) / max(time.monotonic() - loop_start, 1e-9)
+        waits: list[float] = []
+
+        async def all_in() -> bool:
+            waits.clear()
+            for order in await self.pos_orders():
+                if order["externalOrderId"] in started:
+                    waits.append(max(0.0, order["createdDate"] - started[order["externalOrderId"]]))
+            return len(waits) >= len(started)
+
+        await self.until(all_in, limit)
+        waits.sort()
+
+        def pct(p: float) -> float:
+            return round(waits[min(len(waits) - 1, int(p * len(waits)))], 1)
+
+        return {"events": len(waits), "offered_per_second": round(offered, 1), "p50_ms": pct(0.50),
+                "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": round(waits[-1], 1)}
+
     async def sales_run(self, count: int, *, kind: str = "in_store", limit: float = 240,
                         fulfilled: bool = False) -> dict[str, Any]:
         """A burst of ``count`` in-store sales through the POS emulator; posting rate and calls per sale.
