@@ -104,8 +104,10 @@ async def baseline_imports(bench: Bench, connector: GuideConnector, count: int) 
         made = await bench.sf("POST", "scenario/orders", {"count": min(500, count - start), "kind": "BOPIS",
                                                            "store": "256"})
         fo_ids.extend(o["fulfillment_order_id"] for o in made["orders"])
+    created = time.monotonic() - started
     await bench.together([lambda fo=fo: connector.import_fo(fo) for fo in fo_ids], width=WEBHOOK_LANES)
     elapsed = time.monotonic() - started
     used = await bench.calls() - before
     return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
-            "api_calls": used, "calls_per_fo": round(used / count, 4), "concurrency": WEBHOOK_LANES}
+            "api_calls": used, "calls_per_fo": round(used / count, 4), "concurrency": WEBHOOK_LANES,
+            "emulator_create_seconds": round(created, 3)}
