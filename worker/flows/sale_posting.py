@@ -51,6 +51,7 @@ log = structlog.get_logger(__name__)
 SUMMARY_PATH = "commerce/order-management/order-summaries"
 SALE_EFFECT = "sale"  # store.note_effects kind: the sale's graph was sent (key: POS order id)
 LOOKUP_CHUNK = 200  # references per look-up SOQL (well inside the URI and IN-list limits)
+ROLLED_BACK_KEPT = 10_000  # bound on remembered rolled-back graphs (dead-lettered sales would stay otherwise)
 
 
 class PostingApi(LookupApi, FulfilmentApi, Protocol):
@@ -195,6 +196,8 @@ class SalePoster:
                 committed.append((item, self._committed(graph, result, skus, item.bound), None))
             except Exception as exc:
                 if not result.is_successful:  # Salesforce answered that this graph rolled back whole
+                    if len(self.rolled_back) >= ROLLED_BACK_KEPT:  # forgetting only means waiting the settle window
+                        self.rolled_back.clear()
                     self.rolled_back.add(item.sale.orderId)
                 outcome.fail(item.job, exc)
         await self._finish_all(committed, outcome)
