@@ -36,8 +36,10 @@ def start_emulators(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, s
     return proc, json.loads(line)
 
 
-def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int) -> Path:
-    raw = {
+def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int, *, name: str = "worker.yaml",
+                salesforce: dict[str, object] | None = None) -> Path:
+    """The bench worker's config file; ``salesforce`` adds keys to that section (e.g. order_summary)."""
+    raw: dict[str, dict[str, object]] = {
         "salesforce": {
             "UrlBase": sf_url, "Username": "integration@example.com", "Password": "demo-password",
             "OMSCustomField": [{"omsFieldName": "warehouseID__c", "posField": "ORDER_STORE_ID", "applyTo": "LOCATION"}],
@@ -51,10 +53,12 @@ def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int) -> Path:
                          "pos_secret": "demo-pos-secret-header", "api_key": "demo-pos-api-key"}},
         "worker": {"store_url": f"sqlite:///{workdir / 'state.db'}", "http": {"host": "127.0.0.1", "port": port},
                    "webhook": {"api_key": WEBHOOK_KEY}, "reconcile": {"interval_seconds": 3600},
-                   "concurrency": {"import_batch_size": 200, "import_workers": 4, "posting_workers": 16},
+                   "concurrency": {"import_batch_size": 200, "import_workers": 4, "posting_workers": 16,
+                                   "connect_calls": 32},
                    "log_level": "WARNING", "log_format": "json"},
     }
-    path = workdir / "worker.yaml"
+    raw["salesforce"].update(salesforce or {})
+    path = workdir / name
     path.write_text(yaml.safe_dump(raw))
     return path
 

@@ -78,6 +78,7 @@ class Bench:
         for start in range(0, count, 500):
             await self.sf("POST", "scenario/orders", {"count": min(500, count - start), "kind": "BOPIS",
                                                        "store": "256"})
+        created = time.monotonic() - started  # the emulator building the orders, on the same cores
 
         async def done() -> bool:
             return await self.pos_order_count() >= before_orders + count
@@ -86,7 +87,8 @@ class Bench:
         elapsed = time.monotonic() - started
         used = await self.calls() - before
         return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
-                "api_calls": used, "calls_per_fo": round(used / count, 4)}
+                "api_calls": used, "calls_per_fo": round(used / count, 4),
+                "emulator_create_seconds": round(created, 3)}
 
     async def latency_run(self, samples: int) -> dict[str, Any]:
         """Added latency, FO event published -> POS order created, one order at a time (p50/p95/p99, ms).
@@ -116,22 +118,69 @@ class Bench:
         return {"samples": samples, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
                 "mean_ms": round(statistics.fmean(waits), 1)}
 
-    async def sales_run(self, count: int, *, kind: str = "in_store", limit: float = 240) -> dict[str, Any]:
-        """A burst of ``count`` in-store sales through the POS emulator; posting rate and calls per sale."""
-        before_orders = await self.sf_count("OrderSummary")  # the last record a posted sale gets
+    async def fulfilled_count(self) -> int:
+        return int((await self.sf("GET", "records/FulfillmentOrder?where=Status:Fulfilled&count=true"))["totalSize"])
+
+    async def latency_under_load(self, rate: float = 100.0, seconds: float = 10.0, *, tick: float = 0.1,
+                                 limit: float = 120) -> dict[str, Any]:
+        """Added latency, FO created -> POS order created, for every FO of a steady ``rate`` per second.
+
+        Every ``tick`` the driver creates ``rate * tick`` BOPIS FOs in one admin call (their events publish when it
+        commits); each FO's start is taken just before that call, its end is its POS order's ``createdDate``.
+        """
+        per_tick = max(1, round(rate * tick))
+        started: dict[str, float] = {}
+        loop_start = time.monotonic()
+        ticks = int(seconds / tick)
+        for n in range(ticks):
+            await asyncio.sleep(max(0.0, loop_start + n * tick - time.monotonic()))
+            at_ms = time.time() * 1000
+            made = await self.sf("POST", "scenario/orders", {"count": per_tick, "kind": "BOPIS", "store": "256"})
+            started.update({o["fulfillment_order_id"]: at_ms for o in made["orders"]})
+        offered = len(started) / max(time.monotonic() - loop_start, 1e-9)
+        waits: list[float] = []
+
+        async def all_in() -> bool:
+            waits.clear()
+            for order in await self.pos_orders():
+                if order["externalOrderId"] in started:
+                    waits.append(max(0.0, order["createdDate"] - started[order["externalOrderId"]]))
+            return len(waits) >= len(started)
+
+        await self.until(all_in, limit)
+        waits.sort()
+
+        def pct(p: float) -> float:
+            return round(waits[min(len(waits) - 1, int(p * len(waits)))], 1)
+
+        return {"events": len(waits), "offered_per_second": round(offered, 1), "p50_ms": pct(0.50),
+                "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": round(waits[-1], 1)}
+
+    async def sales_run(self, count: int, *, kind: str = "in_store", limit: float = 240,
+                        fulfilled: bool = False) -> dict[str, Any]:
+        """A burst of ``count`` in-store sales through the POS emulator; posting rate and calls per sale.
+
+        Done when every sale has its OrderSummary, or (``fulfilled``) its take-with FulfillmentOrder is Fulfilled:
+        the last step of a take-with sale in either summary mode (only posted sales reach Fulfilled in the bench).
+        """
+        count_done = self.fulfilled_count if fulfilled else lambda: self.sf_count("OrderSummary")
+        before_orders = await count_done()
         before = await self.calls()
         started = time.monotonic()
         body = {"kind": kind, "tender": "card", "store": "256"}
         await self.together([lambda: self.pos("POST", "sales", body)] * count)
+        await self.pos("POST", "webhooks/drain")  # every sale's webhook answered by the worker (queued durably)
+        intake = time.monotonic() - started
 
         async def done() -> bool:
-            return await self.sf_count("OrderSummary") >= before_orders + count
+            return await count_done() >= before_orders + count
 
         await self.until(done, limit)
         elapsed = time.monotonic() - started
         used = await self.calls() - before
         return {"count": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed, 1),
-                "api_calls": used, "calls_per_sale": round(used / count, 3)}
+                "api_calls": used, "calls_per_sale": round(used / count, 3),
+                "webhooks_accepted_per_second": round(count / intake, 1)}
 
     async def status_run(self, orders: list[dict[str, Any]], *, limit: float = 240) -> dict[str, Any]:
         """PACK every given POS order; measure the write-back rate and calls per status change."""

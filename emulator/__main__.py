@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", default=None, choices=list(SEEDS),
                         help=f"load a built-in org at start (default: an empty org). {seeds}")
     parser.add_argument("--cometd-hold-seconds", type=float, default=110.0)
+    parser.add_argument("--order-summary-flow", action="store_true",
+                        help="the org runs a record-triggered flow creating an OrderSummary when an Order activates")
     parser.add_argument("--pos-rate-limit", type=float, default=None,
                         help="POS requests per second before 429 (default 10; 0 disables)")
     return parser.parse_args(argv)
@@ -58,6 +60,7 @@ async def run(args: argparse.Namespace) -> int:
         ca_file, key_file = generate_self_signed()
         ssl_context = server_context(ca_file, key_file)
     settings = SfEmulatorSettings(state_file=args.state_file, seed=args.seed,
+                                  order_summary_flow=args.order_summary_flow,
                                   cometd=CometdSettings(connect_hold_seconds=args.cometd_hold_seconds))
     sf = await start_sf_emulator(settings, args.host, args.sf_port, ssl_context)
     pos_runner, pos_url = await _start_pos(args.host, args.pos_port, ssl_context, args.pos_rate_limit)

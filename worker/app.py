@@ -128,7 +128,8 @@ async def serve(
         cc, window = wc.concurrency, wc.concurrency.batch_window_ms / 1000
         # (handler, batch size, concurrent batches, batch window): FO events already arrive in stream batches.
         handlers: list[tuple[Handler, int, int, float]] = [
-            (SalePoster(store, sf, config, metrics), cc.posting_batch_size, cc.posting_workers, window),
+            (SalePoster(store, sf, config, metrics, summary_concurrency=cc.connect_calls), cc.posting_batch_size,
+             cc.posting_workers, window),
             (ReturnProcessor(store, sf, metrics, wc.returns, settle_seconds=settle_seconds(config)), 1, 2, 0.0),
         ]
         if isinstance(pos, PosClient):

@@ -2,7 +2,8 @@
 
 ====== ============================================= =========================================================
 POST   /__admin/webhooks                             ``{urls: {ENDPOINT: url}, headers, duplicate_rate,
-                                                     reorder, reorder_window_ms, delay_ms, seed}``
+                                                     reorder, reorder_window_ms, delay_ms, seed,
+                                                     parallelism}`` (parallelism: delivery lanes, 1..256)
 GET    /__admin/webhooks/log                         every delivery with status and outcome
 GET    /__admin/webhooks/failed                      failed events (kept for repost, never retried alone)
 POST   /__admin/webhooks/repost                      ``{ids?}``: re-send failed events (all by default)
@@ -65,6 +66,7 @@ def add_admin_routes(app: web.Application, state: PosState) -> None:
                 "reorder": options.reorder,
                 "delay_ms": options.delay_ms,
                 "seed": options.seed,
+                "parallelism": options.parallelism,
             }
         )
 

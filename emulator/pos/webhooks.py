@@ -6,8 +6,10 @@
 * No automatic retry (as the real POS): a failed event is kept for a manual repost.
 * Fault injection: duplicate delivery (seeded probability), out-of-order delivery (adjacent events swapped),
   a delay before each delivery.
-* Deliveries run one at a time in a background task owned by the app; ``await drain()`` waits for all of
-  them (tests), ``stop()`` drains with a bound and then cancels.
+* Deliveries run in ``parallelism`` lanes (a store chain's many registers, default 1): an event goes to the lane
+  of its order id (crc32 modulo the lanes), so one order's events keep their order while different orders go out
+  side by side; each lane delivers one at a time in a background task owned by the app. ``await drain()`` waits
+  for all of them (tests), ``stop()`` drains with a bound and then cancels.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import itertools
 import json
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+MAX_PARALLELISM = 256
 ENDPOINTS = ("ORDER", "ORDER_UPDATE", "RETURN", "BOPIS_EXPORT", "BOFIS_EXPORT", "STORE_FULFILLMENT")
 
 
@@ -36,6 +40,7 @@ class WebhookOptions:
     reorder_window_ms: int = 200  # a held (to be swapped) event goes out alone after this long
     delay_ms: int = 0
     seed: int = 1
+    parallelism: int = 1  # delivery lanes (registers); one order's events always share a lane
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> WebhookOptions:
@@ -58,7 +63,14 @@ class WebhookOptions:
             reorder_window_ms=int(body.get("reorder_window_ms", 200)),
             delay_ms=int(body.get("delay_ms", 0) or 0),
             seed=int(body.get("seed", 1)),
+            parallelism=_parallelism(body.get("parallelism", 1)),
         )
+
+
+def _parallelism(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PARALLELISM:
+        raise ValueError(f"parallelism: expected a whole number from 1 to {MAX_PARALLELISM}")
+    return value
 
 
 @dataclass
@@ -92,38 +104,47 @@ class WebhookSender:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._ids = itertools.count(1)
         self._rng = random.Random(1)
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._lanes: list[asyncio.Queue[Event]] = [asyncio.Queue()]
         self._held: Event | None = None
         self._held_timer: asyncio.TimerHandle | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def configure(self, options: WebhookOptions) -> None:
         self.options = options
         self._rng = random.Random(options.seed)
+        while len(self._lanes) < options.parallelism:  # lanes only grow: queued events stay where they are
+            self._lanes.append(asyncio.Queue())
+        if self._session is not None:
+            self._start_lanes()
+
+    def _start_lanes(self) -> None:
+        for index in range(len(self._tasks), len(self._lanes)):
+            self._tasks.append(asyncio.create_task(self._run(self._lanes[index]), name=f"pos-webhook-lane-{index}"))
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
-        self._task = asyncio.create_task(self._run(), name="pos-webhook-sender")
+        self._start_lanes()
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drain(), grace_seconds)
         if self._held_timer is not None:
             self._held_timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._session is not None:
             await self._session.close()
 
     async def drain(self) -> None:
         """Wait until every emitted event (including a held, to-be-reordered one) has been delivered."""
         self._release_held()
-        await self._queue.join()
+        for lane in self._lanes:
+            await lane.join()
 
     # ------------------------------------------------------------------ emitting
 
@@ -143,9 +164,13 @@ class WebhookSender:
             self._enqueue(event)
         return chosen
 
+    def _put(self, event: Event) -> None:
+        lanes = min(self.options.parallelism, len(self._lanes))
+        self._lanes[zlib.crc32(event.order_id.encode()) % lanes].put_nowait(event)
+
     def _enqueue(self, event: Event) -> None:
         if not self.options.reorder:
-            self._queue.put_nowait(event)
+            self._put(event)
             return
         if self._held is None:  # hold it until the next event arrives, then send the newer one first
             self._held = event
@@ -155,22 +180,22 @@ class WebhookSender:
         held, self._held = self._held, None
         if self._held_timer is not None:
             self._held_timer.cancel()
-        self._queue.put_nowait(event)
-        self._queue.put_nowait(held)
+        self._put(event)
+        self._put(held)
 
     def _release_held(self) -> None:
         if self._held is not None:
             held, self._held = self._held, None
-            self._queue.put_nowait(held)
+            self._put(held)
         if self._held_timer is not None:
             self._held_timer.cancel()
             self._held_timer = None
 
     # ------------------------------------------------------------------ delivering
 
-    async def _run(self) -> None:
+    async def _run(self, lane: asyncio.Queue[Event]) -> None:
         while True:
-            event = await self._queue.get()
+            event = await lane.get()
             try:
                 if self.options.delay_ms:
                     await asyncio.sleep(self.options.delay_ms / 1000)
@@ -178,7 +203,7 @@ class WebhookSender:
                 if self.options.duplicate_rate and self._rng.random() < self.options.duplicate_rate:
                     await self._deliver(event, duplicate=True)
             finally:
-                self._queue.task_done()
+                lane.task_done()
 
     async def _deliver(self, event: Event, *, duplicate: bool) -> None:
         url = self.options.urls.get(event.endpoint)

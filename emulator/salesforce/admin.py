@@ -1,5 +1,5 @@
-"""Operator API under ``/__admin/`` (no auth, JSON): faults, tokens, limits, counters, records, seed, scenarios,
-event publish and purge (ages events out of the retention window on demand)."""
+"""Operator API under ``/__admin/`` (no auth, JSON): faults, org settings, tokens, limits, counters, records, seed,
+scenarios, event publish and purge (ages events out of the retention window on demand)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,23 @@ def add_admin_routes(app: web.Application, emu: SfEmulator) -> None:
         emu.faults.clear()
         emu.bus.drop_rate = 0.0
         return _json({"faults": emu.faults.settings.__dict__})
+
+    @routes.get("/__admin/settings")
+    async def get_settings(request: web.Request) -> web.Response:
+        return _json({"order_summary_flow": emu.org.order_summary_flow})
+
+    @routes.post("/__admin/settings")
+    async def set_settings(request: web.Request) -> web.Response:
+        """Org settings: ``order_summary_flow`` (bool), the record-triggered flow creating OrderSummaries."""
+        body = await _body(request)
+        unknown = sorted(set(body) - {"order_summary_flow"})
+        if unknown:
+            return _bad(f"unknown org settings: {unknown}")
+        if "order_summary_flow" in body:
+            if not isinstance(body["order_summary_flow"], bool):
+                return _bad("order_summary_flow must be true or false")
+            emu.org.order_summary_flow = body["order_summary_flow"]
+        return _json({"order_summary_flow": emu.org.order_summary_flow})
 
     @routes.post("/__admin/cometd/drop-clients")
     async def drop_clients(request: web.Request) -> web.Response:

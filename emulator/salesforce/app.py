@@ -43,6 +43,7 @@ class SfEmulatorSettings:
     state_file: str | None = None
     event_retention_seconds: float = 72 * 3600
     seed: str | None = None                               # a key of ``scenario.SEEDS`` ("demo", "bare") or None
+    order_summary_flow: bool = False                      # org setting: a flow creates OrderSummaries on activation
 
     def statuses(self) -> list[tuple[str, str]]:
         if self.fo_statuses is not None:
@@ -66,6 +67,7 @@ class SfEmulator:
         self.bus = EventBus(retention_seconds=settings.event_retention_seconds)
         self.org = Org(Schema(statuses, settings.location_custom_fields), event_sink=self.bus.publish)
         self.org.cancel_status = settings.cancel_status_value
+        self.org.order_summary_flow = settings.order_summary_flow
         self.tokens = TokenStore(settings.oauth)
         self.faults = Faults()
         self.limits = ApiLimits(settings.api_limit)
@@ -137,7 +139,7 @@ def _middleware(emu: SfEmulator) -> Any:
                 await _count_cometd(emu, request)
         elif kind == "oauth":
             emu.counters.count("oauth")
-        delay = emu.faults.latency_seconds(path)
+        delay = emu.faults.latency_seconds(path, kind)
         if delay:
             import asyncio
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SfError
+from .limits import COUNTER_KINDS
 
 ERROR_KINDS = ("5xx", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED")
 
@@ -14,6 +15,9 @@ ERROR_KINDS = ("5xx", "UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED")
 @dataclass
 class FaultSettings:
     latency_ms: float = 0.0
+    # per resource kind (limits.COUNTER_KINDS: query, sobject_get, composite_graph, collections, connect, ...);
+    # a kind listed here takes its own latency instead of latency_ms
+    latency_ms_by_kind: dict[str, float] = field(default_factory=dict)
     error_rate: float = 0.0
     error_kind: str = "5xx"
     paths: list[str] = field(default_factory=list)
@@ -35,6 +39,11 @@ class FaultSettings:
                 raise ValueError(f"{name} must be a number between 0 and 1")
         if not isinstance(settings.latency_ms, int | float) or settings.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
+        by_kind = settings.latency_ms_by_kind
+        if not isinstance(by_kind, dict) or any(
+                k not in COUNTER_KINDS or isinstance(v, bool) or not isinstance(v, int | float) or v < 0
+                for k, v in by_kind.items()):
+            raise ValueError(f"latency_ms_by_kind must map kinds ({', '.join(COUNTER_KINDS)}) to numbers >= 0")
         if not isinstance(settings.paths, list) or not all(isinstance(p, str) for p in settings.paths):
             raise ValueError("paths must be a list of strings")
         return settings
@@ -60,8 +69,10 @@ class Faults:
             return False
         return not self.settings.paths or any(p in path for p in self.settings.paths)
 
-    def latency_seconds(self, path: str) -> float:
-        return self.settings.latency_ms / 1000.0 if self.settings.latency_ms and self.applies(path) else 0.0
+    def latency_seconds(self, path: str, kind: str = "other") -> float:
+        """The delay before answering: the kind's own latency if set, else ``latency_ms``."""
+        latency = self.settings.latency_ms_by_kind.get(kind, self.settings.latency_ms)
+        return latency / 1000.0 if latency and self.applies(path) else 0.0
 
     def pick_error(self, path: str) -> SfError | None:
         """The error to answer instead of handling the request, or None."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .org import Org
     from .rest import Reply
 
+MULTIPLE_SINCE = 50.0  # fulfillment/actions/create-multiple: "Available version 50.0"
 _CHANGE_KEYS = ("orderItemSummaryId", "quantity", "reason", "shippingReductionFlag")
 
 
@@ -68,6 +69,8 @@ def handle(org: Org, method: str, version: str, parts: list[str], body: Any) -> 
                 return _ensure_refunds(org, summary, _body(body))
         if path == "fulfillment/fulfillment-orders":
             return _create_fulfillment_orders(org, _body(body))
+        if path == "fulfillment/actions/create-multiple" and float(version.lstrip("v")) >= MULTIPLE_SINCE:
+            return _create_multiple(org, _body(body))
         if len(parts) == 5 and parts[:2] == ["fulfillment", "fulfillment-orders"] and parts[3:] == [
                 "actions", "cancel-item"]:
             return _cancel_items(org, _record(org, parts[2], "FulfillmentOrder", "fulfillment order"), _body(body))
@@ -152,6 +155,50 @@ def _ensure_refunds(org: Org, summary: dict[str, Any], body: dict[str, Any]) -> 
 
 
 def _create_fulfillment_orders(org: Org, body: dict[str, Any]) -> Reply:
+    return _ok({"fulfillmentOrderIds": _fulfillment_orders(org, body)})
+
+
+def _create_multiple(org: Org, body: dict[str, Any]) -> Reply:
+    """``fulfillment/actions/create-multiple`` (v50.0+): Multiple Fulfillment Order Input ``{fulfillmentOrders:
+    [Fulfillment Order Input]}`` -> Multiple Fulfillment Order Output ``{fulfillmentOrders: [Fulfillment Group
+    Output]}``, one entry per fulfillment group: ``fulfillmentOrderId`` and ``referenceId`` when created; when not,
+    the input echoed (``orderSummaryId``, ``orderDeliveryGroupSummaryId``, ``fulfilledFromLocationId``,
+    ``fulfillmentType``, ``orderItemSummaries`` with ``errors``) so it can be resubmitted (Connect REST API,
+    connect_resources_sfom_fulfillment_orders_create_multiple.htm; Apex FulfillmentGroupOutputRepresentation).
+    Each input stands alone: one failing leaves the others created. UNCONFIRMED: where the error of a failed group
+    that no single item caused is reported (here: on each of its items' ``errors``), and the most inputs per
+    request (not limited here)."""
+    inputs = body.get("fulfillmentOrders")
+    if not isinstance(inputs, list) or not inputs:
+        raise connect_error("INVALID_API_INPUT", "Missing required input parameter: fulfillmentOrders")
+    out: list[dict[str, Any]] = []
+    for entry in inputs:
+        groups = entry.get("fulfillmentGroups") if isinstance(entry, dict) else None
+        groups = [g for g in groups if isinstance(g, dict)] if isinstance(groups, list) else []
+        try:
+            with org.atomic():  # this input alone: a failure rolls back its own records only
+                created = _fulfillment_orders(org, _body(entry))
+        except SfError as exc:
+            error = {"errorCode": exc.error_code, "message": exc.message}
+            for group in groups or [{}]:
+                out.append({
+                    "orderSummaryId": entry.get("orderSummaryId") if isinstance(entry, dict) else None,
+                    "orderDeliveryGroupSummaryId": (entry.get("orderDeliveryGroupSummaryId")
+                                                    if isinstance(entry, dict) else None),
+                    "fulfilledFromLocationId": group.get("fulfilledFromLocationId"),
+                    "fulfillmentType": group.get("fulfillmentType"), "referenceId": group.get("referenceId"),
+                    "orderItemSummaries": [
+                        {"orderItemSummaryId": i.get("orderItemSummaryId"), "quantity": i.get("quantity"),
+                         "errors": [error]}
+                        for i in (group.get("orderItemSummaries") or []) if isinstance(i, dict)] or [
+                        {"orderItemSummaryId": None, "quantity": None, "errors": [error]}]})
+            continue
+        for group, fo_id in zip(groups, created, strict=True):
+            out.append({"fulfillmentOrderId": fo_id, "referenceId": group.get("referenceId")})
+    return _ok({"fulfillmentOrders": out})
+
+
+def _fulfillment_orders(org: Org, body: dict[str, Any]) -> list[str]:
     for key in ("orderSummaryId", "orderDeliveryGroupSummaryId", "fulfillmentGroups"):
         if not body.get(key):
             raise connect_error("INVALID_API_INPUT", f"Missing required input parameter: {key}")
@@ -172,7 +219,7 @@ def _create_fulfillment_orders(org: Org, body: dict[str, Any]) -> Reply:
                   _number(i.get("quantity"), "quantity")) for i in fgroup["orderItemSummaries"]]
         fo_id, _ = create_fulfillment_order(org, summary["Id"], group["Id"], location["Id"], fo_type, lines)
         created.append(fo_id)
-    return _ok({"fulfillmentOrderIds": created})
+    return created
 
 
 def _cancel_items(org: Org, fo: dict[str, Any], body: dict[str, Any]) -> Reply:

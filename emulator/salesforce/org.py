@@ -109,6 +109,7 @@ class Org:
         self._autonumbers: dict[str, int] = {}
         self._tx: _Tx | None = None
         self.cancel_status = "Cancelled"
+        self.order_summary_flow = False  # org setting: a record-triggered flow creates the OrderSummary on activation
 
     # ----------------------------------------------------------------- transactions
     @contextmanager

@@ -96,6 +96,9 @@ def after_write(org: Org, obj: ObjectDef, old: dict[str, Any] | None, new: dict[
     assert row is not None
     if name == "OrderItem":
         _rollup_order(org, row["OrderId"])
+    elif (name == "Order" and org.order_summary_flow and old is not None and new is not None
+          and old["Status"] != "Activated" and new["Status"] == "Activated" and not new["RelatedOrderId"]):
+        _order_summary_flow(org, new["Id"])
     elif name == "FulfillmentOrderLineItem":
         _rollup_foli(org, row["Id"])
         _rollup_fo(org, row["FulfillmentOrderId"])
@@ -119,6 +122,17 @@ def after_write(org: Org, obj: ObjectDef, old: dict[str, Any] | None, new: dict[
             "OldStatusCategory": org.schema.category_of(old["Status"]),
             "NewStatusCategory": org.schema.category_of(new["Status"]),
         })
+
+
+def _order_summary_flow(org: Org, order_id: str) -> None:
+    """The org's record-triggered flow (after save, Order Status changed to Activated): the Create Order Summary
+    action, MANAGED, in the same transaction as the activation, so a failure rolls the activation back. Many Order
+    Management orgs create summaries this way (Salesforce Help, "Create Order Summaries with a Flow"). Change orders
+    (RelatedOrderId set) are left alone, as the usual entry condition does. Emulator setting, off by default."""
+    from .oms_build import create_order_summary  # oms_build writes through the org, which calls these rules
+
+    if not org.children(order_id, "OrderSummary", "OriginalOrderId"):
+        create_order_summary(org, order_id)
 
 
 def _rollup_order(org: Org, order_id: str | None) -> None:

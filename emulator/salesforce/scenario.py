@@ -237,7 +237,8 @@ def _one_order(org: Org, rng: random.Random, spec: dict[str, Any], kind: str, lo
     org.insert("PaymentAuthorization", {
         "AccountId": account, "Amount": total, "PaymentGatewayId": gateway_id, "PaymentGroupId": payment_group,
         "PaymentMethodId": card, "ProcessingMode": "External", "Status": "Processed", "Date": now.isoformat()})
-    summary = create_order_summary(org, order)
+    flowed = org.children(order, "OrderSummary", "OriginalOrderId")  # the org's flow made it on activation
+    summary = flowed[0]["Id"] if flowed else create_order_summary(org, order)
     odgs = org.children(summary, "OrderDeliveryGroupSummary", "OrderSummaryId")[0]
     items = [(s["Id"], s["QuantityOrdered"]) for s in org.children(summary, "OrderItemSummary", "OrderSummaryId")
              if s["TypeCode"] == "Product"]

@@ -60,9 +60,10 @@ async def orders_by_reference(stack: Stack) -> dict[str, int]:
     return counts
 
 
-async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_and_fulfilment_each(tmp_path: Path) -> None:
+async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_each_and_batched_fulfilment(tmp_path: Path,
+                                                                                                  ) -> None:
     """Twenty warm take-with sales claimed together cost one /composite/graph call, one OrderSummary call each, and
-    for their fulfilment one SOQL, one FulfillmentOrder create each and one status PATCH."""
+    for their fulfilment one SOQL, one create-multiple request and one status PATCH."""
     async with emulators() as stack, poster(stack, tmp_path) as (post, sf, store):
         warm = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
         first = Outcome()
@@ -74,9 +75,9 @@ async def test_a_batch_of_sales_is_one_graph_request_plus_one_summary_and_fulfil
         outcome = Outcome()
         await post.handle(jobs, outcome)
         assert outcome.failed == [] and sorted(outcome.done) == sorted(j.id for j in jobs)
-        assert sf.calls_made - before == 1 + 20 + (1 + 20 + 1)
+        assert sf.calls_made - before == 1 + 20 + (1 + 1 + 1)
         by_kind = {k: v for k, v in (await stack.sf_admin("GET", "counters"))["by_kind"].items() if v}
-        assert by_kind == {"composite_graph": 1, "connect": 20 + 20, "query": 1, "collections": 1}
+        assert by_kind == {"composite_graph": 1, "connect": 20 + 1, "query": 1, "collections": 1}
         counts = await orders_by_reference(stack)
         assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
 
@@ -126,10 +127,37 @@ async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp
         await post.handle(again, retry)
         assert retry.failed == [] and len(retry.done) == 4
         # one Order and one OrderSummary look-up, then 4 summaries; the fulfilment: one SOQL, the store's Location
-        # (first look-up of this poster), 4 FulfillmentOrder creates, one status PATCH
-        assert sf.calls_made - before == 2 + 4 + (1 + 1 + 4 + 1)
+        # (first look-up of this poster), one create-multiple for the 4 FulfillmentOrders, one status PATCH
+        assert sf.calls_made - before == 2 + 4 + (1 + 1 + 1 + 1)
         counts = await orders_by_reference(stack)
         assert all(counts[j.payload["sale"]["orderId"]] == 1 for j in jobs)
         assert len((await stack.sf_admin("GET", "records/FulfillmentOrder"))["records"]) == 4
         summaries = await stack.sf_admin("GET", "records/OrderSummary")
         assert summaries["totalSize"] >= 4
+
+
+async def test_a_graph_answered_as_rolled_back_is_retried_without_the_settle_wait(tmp_path: Path) -> None:
+    """A graph Salesforce answers as failed (here DUPLICATE_VALUE from a stale product cache: nothing of the sale
+    exists) is posted again by the same process at once, not after the settle window; still one Order."""
+    async with emulators() as stack, poster(stack, tmp_path, settle=60.0) as (post, _, store):
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
+        real = post.cache.products_for
+        stale = True
+
+        async def forgetful(skus: Any) -> dict[str, tuple[str, str | None]]:
+            nonlocal stale
+            if stale:  # the first look-up misses the product, so the graph tries to create it again
+                stale = False
+                return {}
+            return await real(skus)
+
+        post.cache.products_for = forgetful  # type: ignore[method-assign]
+        first = Outcome()
+        await post.handle(jobs, first)
+        assert first.done == [] and getattr(first.failed[0][1], "code", None) == "DUPLICATE_VALUE"
+        await store.retry_later(jobs[0], "duplicate", 0)
+        again = await store.claim("sale", 1, lease_seconds=60, worker_id="t")
+        retry = Outcome()
+        await post.handle(again, retry)
+        assert retry.failed == [] and retry.done == [jobs[0].id]
+        assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1

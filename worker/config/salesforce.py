@@ -106,6 +106,11 @@ class SalesforceConfig(Frozen):
         "IN_STORE-PICKUP_LATER": "IN_STORE-PICKUP_LATER",  # in-store, picked up later
         "ONLINE-DEFAULT": "ONLINE-DEFAULT",  # endless aisle
     })
+    # The OrderSummary of a posted sale. connect: the worker creates it (one Connect call per sale). org_flow: the
+    # org's record-triggered flow creates it when the Order activates; the worker checks with one SOQL per batch
+    # and creates one still missing after order_summary_grace_seconds through Connect (logged, counted)
+    order_summary: Literal["connect", "org_flow"] = "connect"
+    order_summary_grace_seconds: float = Field(default=30.0, ge=0)
     allow_insecure_local: bool = False
     ca_file: Path | None = None
     request_timeout_seconds: float = Field(default=60.0, gt=0)

@@ -81,6 +81,10 @@ class ConcurrencyConfig(Frozen):
     posting_workers: int = Field(default=8, ge=1, le=64)
     posting_batch_size: int = Field(default=50, ge=1, le=75)  # sales per /composite/graph request (75 graphs max)
     status_workers: int = Field(default=4, ge=1, le=64)
+    # Connect calls of the sale flow in flight at once, across all posting workers: OrderSummary creates
+    # (salesforce.order_summary: connect) and, below API v50.0, take-with FulfillmentOrder creates. At ~0.5 s a
+    # call, this bounds connect-mode sales to about connect_calls * 2 per second.
+    connect_calls: int = Field(default=8, ge=1, le=64)
     status_batch_size: int = Field(default=200, ge=1, le=200)
     # Sales and status events arrive one webhook at a time; waiting this long after a short claim lets a burst
     # share requests. 0 claims at once (lowest latency, most calls).

@@ -12,6 +12,9 @@ endless-aisle lines are left alone: the store fulfils those later.
 Per claimed batch: one SOQL reads the summaries' delivery groups, item summaries and existing FulfillmentOrders;
 the store's Location (``OMSCustomField`` ORDER_STORE_ID on Location) is looked up once per store and cached; one
 create call per sale, noted in the store before it leaves; one sObject Collections PATCH sets the batch's status.
+From API v50.0 the creates of a batch go out as one ``POST /commerce/fulfillment/actions/create-multiple`` (per
+50 sales; each input is created or refused alone, matched back by the fulfillment group's ``referenceId`` = POS
+order id), so a warm take-with burst costs a few calls per batch instead of one per sale.
 A later attempt (a lost answer, a crash, ``dlq retry``) waits out the settle window, then finds the
 FulfillmentOrder of the take-with delivery group by ``DeliveryMethodId`` and only closes it: never a second one.
 """
@@ -19,7 +22,7 @@ FulfillmentOrder of the take-with delivery group by ``DeliveryMethodId`` and onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +43,9 @@ FO_PATH = "commerce/fulfillment/fulfillment-orders"
 FO_TYPE = "Retail Store"  # FulfillmentOrder.Type (Physical) of a sale fulfilled at the store itself
 DONE_CATEGORIES = frozenset({"closed", "cancelled", "canceled", "rejected"})  # StatusCategory: leave it alone
 CHUNK = 200  # summaries per SOQL and records per Collections PATCH
+MULTIPLE_PATH = "commerce/fulfillment/actions/create-multiple"
+MULTIPLE_SINCE = 50.0  # the create-multiple resource's first API version
+MULTIPLE_CHUNK = 50  # inputs per create-multiple request: Salesforce publishes no maximum, so stay modest
 
 
 class FulfilmentApi(Protocol):
@@ -53,12 +59,14 @@ def has_take_with(sale: PosSale) -> bool:
     return any(line.delivery_key == TAKE_WITH for line in sold_lines(sale))
 
 
-def summaries_soql(summary_ids: Sequence[str]) -> str:
-    """ONE SOQL for a batch: each OrderSummary's delivery groups, item summaries and FulfillmentOrders."""
-    return ("SELECT Id, (SELECT Id, OrderDeliveryMethodId, OrderDeliveryMethod.Name FROM OrderDeliveryGroupSummaries), "
+def summaries_soql(ids: Sequence[str], field: str = "Id") -> str:
+    """ONE SOQL for a batch: each OrderSummary's delivery groups, item summaries and FulfillmentOrders, by summary
+    Id (or ``field="OriginalOrderId"``: by Order Id, the org_flow check, which hands its rows on)."""
+    return ("SELECT Id, OriginalOrderId, "
+            "(SELECT Id, OrderDeliveryMethodId, OrderDeliveryMethod.Name FROM OrderDeliveryGroupSummaries), "
             "(SELECT Id, OrderDeliveryGroupSummaryId, QuantityAvailableToFulfill FROM OrderItemSummaries), "
             "(SELECT Id, Status, StatusCategory, DeliveryMethodId FROM FulfillmentOrders) "
-            f"FROM OrderSummary WHERE Id IN {in_list(summary_ids)}")
+            f"FROM OrderSummary WHERE {field} IN {in_list(ids)}")
 
 
 def locations_soql(field: str, store_ids: Sequence[str]) -> str:
@@ -99,11 +107,33 @@ def plan_take_with(row: dict[str, Any], method_name: str = TAKE_WITH) -> TakeWit
     return TakeWithPlan(str(group["Id"]), (), lines) if lines else None
 
 
-def create_body(summary_id: str, plan: TakeWithPlan, location_id: str) -> dict[str, Any]:
-    """Fulfillment Order Input: one fulfillment group, from the sale's store, with every take-with line."""
-    return {"orderSummaryId": summary_id, "orderDeliveryGroupSummaryId": plan.group_id, "fulfillmentGroups": [{
+def create_body(summary_id: str, plan: TakeWithPlan, location_id: str, reference: str | None = None,
+                ) -> dict[str, Any]:
+    """Fulfillment Order Input: one fulfillment group, from the sale's store, with every take-with line
+    (``reference``: the group's ``referenceId``, which create-multiple answers with)."""
+    group: dict[str, Any] = {
         "fulfilledFromLocationId": location_id, "fulfillmentType": FO_TYPE,
-        "orderItemSummaries": [{"orderItemSummaryId": ois, "quantity": qty} for ois, qty in plan.lines]}]}
+        "orderItemSummaries": [{"orderItemSummaryId": ois, "quantity": qty} for ois, qty in plan.lines]}
+    if reference is not None:
+        group["referenceId"] = reference
+    return {"orderSummaryId": summary_id, "orderDeliveryGroupSummaryId": plan.group_id, "fulfillmentGroups": [group]}
+
+
+def read_multiple(answer: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
+    """Pure: a Multiple Fulfillment Order Output -> ({referenceId: created FO Ids}, {referenceId: (code, message)}
+    of the refused ones)."""
+    created: dict[str, list[str]] = {}
+    refused: dict[str, tuple[str, str]] = {}
+    for group in answer.get("fulfillmentOrders") or []:
+        reference = str(group.get("referenceId") or "")
+        if group.get("fulfillmentOrderId"):
+            created.setdefault(reference, []).append(str(group["fulfillmentOrderId"]))
+            continue
+        problems = [e for item in group.get("orderItemSummaries") or [] for e in item.get("errors") or []]
+        first = problems[0] if problems else {}
+        refused[reference] = (str(first.get("errorCode") or "UNKNOWN_ERROR"),
+                              str(first.get("message") or "create-multiple refused this fulfillment order"))
+    return created, refused
 
 
 class TakeWithFulfiller:
@@ -115,13 +145,17 @@ class TakeWithFulfiller:
         self.status = config.worker.status_mapping.get("DELIVERED", "Fulfilled")
         self.locations: dict[str, str] = {}  # POS storeId -> Location Id (stores never move: cached for good)
         self.slots = asyncio.Semaphore(concurrency)
+        self.multiple = float(config.salesforce.ApiVersion[1:]) >= MULTIPLE_SINCE
 
     def wants(self, sale: PosSale) -> bool:
         return self.enabled and has_take_with(sale)
 
-    async def fulfil(self, sales: Sequence[tuple[PosSale, str | None]]) -> dict[str, BaseException]:
+    async def fulfil(self, sales: Sequence[tuple[PosSale, str | None]],
+                     known: Mapping[str, dict[str, Any]] | None = None) -> dict[str, BaseException]:
         """Fulfil the take-with lines of these posted sales ((sale, OrderSummary Id)); {POS order id: error} for
-        the ones that could not be finished now (absent: done, or nothing to do)."""
+        the ones that could not be finished now (absent: done, or nothing to do). ``known``: summaries_soql rows
+        by summary Id read just before; used only for sales never noted (no create of ours can be missing from
+        them), the others are read again after the settle check."""
         errors: dict[str, BaseException] = {}
         todo: dict[str, tuple[PosSale, str]] = {}
         for sale, summary_id in sales:
@@ -139,8 +173,11 @@ class TakeWithFulfiller:
             del todo[key]
         if not todo:
             return errors
+        known, fresh = known or {}, set(split.fresh)
+        reuse = {summary_id for key, (_, summary_id) in todo.items() if key in fresh and summary_id in known}
+        rows = {summary_id: known[summary_id] for summary_id in reuse}
         try:
-            rows = await self._summaries([summary_id for _, summary_id in todo.values()])
+            rows.update(await self._summaries([sid for _, sid in todo.values() if sid not in reuse]))
             await self._load_locations({sale.storeId for sale, _ in todo.values()})
         except Exception as exc:
             return {**errors, **dict.fromkeys(todo, exc)}
@@ -171,6 +208,7 @@ class TakeWithFulfiller:
 
     async def _summaries(self, summary_ids: list[str]) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
+        summary_ids = list(dict.fromkeys(summary_ids))
         for start in range(0, len(summary_ids), CHUNK):
             for row in await self.salesforce.query(summaries_soql(summary_ids[start:start + CHUNK])):
                 rows[str(row["Id"])] = row
@@ -192,6 +230,10 @@ class TakeWithFulfiller:
         except Exception as exc:
             errors.update(dict.fromkeys((key for key, _, _, _ in creating), exc))
             return
+        if self.multiple:
+            for start in range(0, len(creating), MULTIPLE_CHUNK):
+                await self._create_many(creating[start:start + MULTIPLE_CHUNK], closing, errors)
+            return
 
         async def create(key: str, summary_id: str, plan: TakeWithPlan, location_id: str) -> None:
             try:
@@ -207,6 +249,25 @@ class TakeWithFulfiller:
         async with asyncio.TaskGroup() as group:
             for item in creating:
                 group.create_task(create(*item))
+
+    async def _create_many(self, chunk: list[tuple[str, str, TakeWithPlan, str]], closing: dict[str, list[str]],
+                           errors: dict[str, BaseException]) -> None:
+        """One create-multiple request for these sales; each is created or refused on its own."""
+        body = {"fulfillmentOrders": [create_body(summary_id, plan, location_id, key)
+                                      for key, summary_id, plan, location_id in chunk]}
+        try:
+            created, refused = read_multiple(await self.salesforce.connect(MULTIPLE_PATH, body))
+        except Exception as exc:  # the whole request failed or its answer was lost: each sale looks first
+            errors.update(dict.fromkeys((key for key, _, _, _ in chunk), exc))
+            return
+        for key, _, _, _ in chunk:
+            if key in created:
+                closing[key] = created[key]
+            elif key in refused:
+                code, message = refused[key]
+                errors[key] = salesforce_error(400, [{"errorCode": code, "message": message}])
+            else:
+                errors[key] = OutcomeUnknown("salesforce", "create-multiple answered without this sale's group")
 
     async def _close(self, closing: dict[str, list[str]], errors: dict[str, BaseException]) -> None:
         """Set the FOs to the fulfilled status, one Collections PATCH per 200 (idempotent: no note needed)."""

@@ -11,7 +11,8 @@ before a graph request (after confirming the jobs' leases) the store notes that 
 later handling of a noted sale — after a crash, a lost answer, a drain, a lost lease or ``dlq retry`` — waits out
 the settle window (a call still in flight may yet land), then looks the batch's Orders up by OrderReferenceNumber
 in one SOQL (plus one for their OrderSummaries) and posts only the ones absent. A graph is atomic, so "absent"
-means nothing of the sale exists. The OrderSummary call is noted the same way.
+means nothing of the sale exists. The OrderSummary call is noted the same way. With ``salesforce.order_summary:
+org_flow`` the org's flow creates the summaries and the batch checks them with one SOQL (:mod:`.sale_summaries`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -43,11 +45,13 @@ from .effects import Effects, settle_seconds, settling_error
 from .runner import Outcome
 from .sale_fulfilment import FulfilmentApi, TakeWithFulfiller
 from .sale_lookups import LookupApi, SaleLookupCache
+from .sale_summaries import find_summaries, pending_error, plan_flow_check
 
 log = structlog.get_logger(__name__)
 SUMMARY_PATH = "commerce/order-management/order-summaries"
 SALE_EFFECT = "sale"  # store.note_effects kind: the sale's graph was sent (key: POS order id)
 LOOKUP_CHUNK = 200  # references per look-up SOQL (well inside the URI and IN-list limits)
+ROLLED_BACK_KEPT = 10_000  # bound on remembered rolled-back graphs (dead-lettered sales would stay otherwise)
 
 
 class PostingApi(LookupApi, FulfilmentApi, Protocol):
@@ -83,6 +87,11 @@ class SalePoster:
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
         self.effects = Effects(store, settle_seconds(config))
         self.fulfiller = TakeWithFulfiller(salesforce, config, self.effects, concurrency=summary_concurrency)
+        # POS order ids whose last graph Salesforce answered as failed (atomic: nothing of the sale exists), so
+        # this process retries them without the settle wait; another process (or a restart) waits as before
+        self.rolled_back: set[str] = set()
+        self.from_flow = config.salesforce.order_summary == "org_flow"
+        self.grace = config.salesforce.order_summary_grace_seconds
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         """Sales never sent go out together; sales whose graph may have been sent are looked up first (batched)."""
@@ -116,7 +125,9 @@ class SalePoster:
         look: list[_Pending] = []
         for item in pending:
             wait = split.settling.get(item.sale.orderId)
-            if wait is not None:
+            if item.sale.orderId in self.rolled_back:  # this process was told the graph rolled back: post again
+                fresh.append(item)
+            elif wait is not None:
                 item.bound.info("sale_settling", wait_s=round(wait, 2))
                 outcome.fail(item.job, settling_error("the sale's graph", wait))
             elif item.sale.orderId in split.look:
@@ -180,9 +191,14 @@ class SalePoster:
             return waiting
         committed: list[tuple[_Pending, str, str | None]] = []
         for (item, graph, skus), result in zip(batch, results, strict=True):
+            self.rolled_back.discard(item.sale.orderId)
             try:
                 committed.append((item, self._committed(graph, result, skus, item.bound), None))
             except Exception as exc:
+                if not result.is_successful:  # Salesforce answered that this graph rolled back whole
+                    if len(self.rolled_back) >= ROLLED_BACK_KEPT:  # forgetting only means waiting the settle window
+                        self.rolled_back.clear()
+                    self.rolled_back.add(item.sale.orderId)
                 outcome.fail(item.job, exc)
         await self._finish_all(committed, outcome)
         return waiting
@@ -190,6 +206,14 @@ class SalePoster:
     async def _finish_all(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome) -> None:
         """OrderSummary per sale (noted first), then the batch's take-with fulfilment, then the sale record."""
         summarized: list[tuple[_Pending, str, str | None]] = []
+        known: dict[str, dict[str, Any]] = {}  # org_flow: summary rows read by the check, by summary Id
+        if self.from_flow:
+            try:
+                items = await self._check_flow(items, outcome, known)
+            except Exception as exc:  # the look-up failed: the batch tries again
+                for item, _, _ in items:
+                    outcome.fail(item.job, exc)
+                return
 
         async def summarize(item: _Pending, order_id: str, summary_id: str | None) -> None:
             try:
@@ -215,7 +239,8 @@ class SalePoster:
             taking = [item.job for item, _, _ in summarized if self.fulfiller.wants(item.sale)]
             lost = {job.id for job in taking} - {job.id for job in await outcome.confirm(taking)} if taking else set()
             summarized = [s for s in summarized if s[0].job.id not in lost]
-            failed = await self.fulfiller.fulfil([(item.sale, summary_id) for item, _, summary_id in summarized])
+            failed = await self.fulfiller.fulfil([(item.sale, summary_id) for item, _, summary_id in summarized],
+                                                 known)
         except Exception as exc:
             failed = {item.sale.orderId: exc for item, _, _ in summarized}
         for item, order_id, summary_id in summarized:
@@ -227,9 +252,41 @@ class SalePoster:
             except Exception as exc:
                 outcome.fail(item.job, exc)
 
+    async def _check_flow(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome,
+                          known: dict[str, dict[str, Any]]) -> list[tuple[_Pending, str, str | None]]:
+        """org_flow: the summaries the org's flow made, in one SOQL per 200 (their rows go to ``known`` for the
+        take-with step); a sale whose summary is missing waits out the grace period (retried), then keeps ``None``
+        so the Connect call creates it (reported)."""
+        unknown = {item.sale.orderId: order_id for item, order_id, summary_id in items if summary_id is None}
+        if not unknown:
+            return items
+        rows = await find_summaries(self.salesforce, list(unknown.values()))
+        known.update({str(row["Id"]): row for row in rows.values()})
+        summaries = {order_id: str(row["Id"]) for order_id, row in rows.items()}
+        sent = await self.store.effects_started(SALE_EFFECT, list(unknown))
+        check = plan_flow_check(unknown, summaries, sent, datetime.now(UTC), self.grace)
+        kept: list[tuple[_Pending, str, str | None]] = []
+        for item, order_id, summary_id in items:
+            key = item.sale.orderId
+            if key in check.waiting:
+                item.bound.info("order_summary_flow_pending", order_id=order_id, wait_s=round(check.waiting[key], 2))
+                outcome.fail(item.job, pending_error(check.waiting[key]))
+                continue
+            if key in check.create:
+                item.bound.warning("order_summary_flow_missing", order_id=order_id,
+                                   waited_s=round(check.create[key], 1))
+                self.metrics.summary_fallbacks.inc()
+            kept.append((item, order_id, summary_id or check.found.get(key)))
+        return kept
+
     async def _summary(self, sale: PosSale, order_id: str) -> str | None:
-        answer = await self.salesforce.connect(SUMMARY_PATH, {
-            "orderId": order_id, "orderLifeCycleType": "MANAGED", "name": sale.orderId})
+        try:
+            answer = await self.salesforce.connect(SUMMARY_PATH, {
+                "orderId": order_id, "orderLifeCycleType": "MANAGED", "name": sale.orderId})
+        except PermanentError as exc:
+            if self.from_flow and exc.code == "DUPLICATE_VALUE":  # the flow made it meanwhile: found next attempt
+                raise TransientError("salesforce", str(exc), code=exc.code) from exc
+            raise
         return str(answer.get("orderSummaryId") or "") or None
 
     async def _finish(self, sale: PosSale, order_id: str, summary_id: str | None, bound: Any) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from emulator.pos.app import RunningPos
 from worker.pos.client import PosClient
@@ -137,3 +139,45 @@ async def test_stats_count_imported_orders_and_created_sales(client: PosClient, 
     await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"})
     stats = await admin(http, pos, "GET", "stats")
     assert stats["orders_imported"] == 1 and stats["sales_created"] == 1
+
+
+async def test_parallel_lanes_deliver_orders_side_by_side_and_each_order_in_sequence(
+    pos: RunningPos, http, receiver: Receiver
+) -> None:
+    """parallelism=4: several orders' webhooks are in flight at once (registers), yet each order's ORDER still
+    precedes its ORDER_UPDATE; parallelism outside 1..256 is refused with a 400 naming the field."""
+    in_flight, peak = 0, 0
+    seen: list[tuple[str, str]] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        body = await request.json()
+        await asyncio.sleep(0.05)
+        seen.append((request.match_info["name"], body["orderId"]))
+        in_flight -= 1
+        return web.json_response({"status": "OK"})
+
+    app = web.Application()
+    app.router.add_post("/slow/{name}", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}/slow"
+        await admin(http, pos, "POST", "webhooks", {"urls": {n: f"{base}/{n}" for n in ENDPOINTS},
+                                                     "parallelism": 4})
+        sales = [await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"}) for _ in range(12)]
+        for sale in sales:
+            await admin(http, pos, "POST", f"sales/{sale['orderId']}/update", {"orderStatus": "FULFILLED"})
+        await pos.state.webhooks.drain()
+    finally:
+        await runner.cleanup()
+    assert peak > 1 and len(seen) == 24
+    for sale in sales:
+        kinds = [name for name, order in seen if order == sale["orderId"]]
+        assert kinds == ["ORDER", "ORDER_UPDATE"]
+    async with http.post(f"{pos.url}/__admin/webhooks", json={"urls": {}, "parallelism": 0}) as resp:
+        assert resp.status == 400 and "parallelism" in await resp.text()

@@ -98,6 +98,8 @@ def test_valid_base_config_parses() -> None:
         ("worker.concurrency", {"posting_batch_size": 76}, "worker.concurrency.posting_batch_size:"),
         ("worker.returns", {"reason_map": {"DAMAGED": " "}}, "worker.returns.reason_map: codes and reasons must"),
         ("worker.returns", {"default_reason": ""}, "worker.returns.default_reason:"),
+        ("salesforce.order_summary", "flow", "salesforce.order_summary: Input should be 'connect' or 'org_flow'"),
+        ("salesforce.order_summary_grace_seconds", -1, "salesforce.order_summary_grace_seconds:"),
     ],
 )
 def test_each_invalid_value_gets_one_clear_message(path: str, value: Any, expected: str) -> None:

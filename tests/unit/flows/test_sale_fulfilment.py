@@ -14,6 +14,7 @@ from worker.flows.effects import SETTLING, Effects
 from worker.flows.sale_fulfilment import (
     FO_EFFECT,
     FO_PATH,
+    MULTIPLE_PATH,
     TakeWithFulfiller,
     TakeWithPlan,
     create_body,
@@ -78,6 +79,8 @@ class FakeOrg:
         self.queries: list[str] = []
         self.creates: list[dict[str, Any]] = []
         self.patches: list[list[dict[str, Any]]] = []
+        self.paths: list[str] = []  # Connect calls made, in order
+        self.refuse: set[str] = set()  # summaries create-multiple refuses
 
     async def query(self, soql: str) -> list[dict[str, Any]]:
         self.queries.append(soql)
@@ -87,9 +90,21 @@ class FakeOrg:
         return [self.summaries[s] for s in wanted if s in self.summaries]
 
     async def connect(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        assert path == FO_PATH
-        self.creates.append(body)
-        return {"fulfillmentOrderIds": [f"0a3-{len(self.creates)}"], "errors": [], "success": True}
+        self.paths.append(path)
+        if path == FO_PATH:
+            self.creates.append(body)
+            return {"fulfillmentOrderIds": [f"0a3-{len(self.creates)}"], "errors": [], "success": True}
+        assert path == MULTIPLE_PATH
+        out = []
+        for entry in body["fulfillmentOrders"]:
+            group = entry["fulfillmentGroups"][0]
+            if entry["orderSummaryId"] in self.refuse:
+                out.append({**group, "orderItemSummaries": [{**group["orderItemSummaries"][0], "errors": [
+                    {"errorCode": "INVALID_API_INPUT", "message": "quantity too high"}]}]})
+                continue
+            self.creates.append(entry)
+            out.append({"fulfillmentOrderId": f"0a3-{len(self.creates)}", "referenceId": group["referenceId"]})
+        return {"fulfillmentOrders": out, "errors": [], "success": True}
 
     async def collections_update(self, records: list[dict[str, Any]], all_or_none: bool = False) -> list[Any]:
         self.patches.append(records)
@@ -152,9 +167,10 @@ def test_only_take_with_lines_want_fulfilment() -> None:
     assert not has_take_with(sale("S3", "PICKUP_LATER"))
 
 
-async def test_a_batch_costs_one_query_one_create_each_and_one_patch() -> None:
-    """Two take-with sales and a pickup-later one: one summaries SOQL, one Location SOQL (cached after), a create
-    per take-with sale, one PATCH to Fulfilled for both; the next batch of the store skips the Location look-up."""
+async def test_a_batch_costs_one_query_one_create_multiple_and_one_patch() -> None:
+    """Two take-with sales and a pickup-later one: one summaries SOQL, one Location SOQL (cached after), ONE
+    create-multiple request creating an FO per take-with sale, one PATCH to Fulfilled for both; the next batch of
+    the store skips the Location look-up."""
     org = FakeOrg({"1OsA": summary_row("1OsA"), "1OsB": summary_row("1OsB"), "1OsC": summary_row("1OsC")},
                   {"256": "131L"})
     step = fulfiller(org)
@@ -162,8 +178,9 @@ async def test_a_batch_costs_one_query_one_create_each_and_one_patch() -> None:
                                 (sale("S3", "PICKUP_LATER"), "1OsC")])
     assert errors == {}
     assert len(org.queries) == 2 and "1OsC" not in org.queries[0]
-    assert [c["orderSummaryId"] for c in org.creates] == ["1OsA", "1OsB"]
+    assert [c["orderSummaryId"] for c in org.creates] == ["1OsA", "1OsB"] and org.paths == [MULTIPLE_PATH]
     assert all(c["fulfillmentGroups"][0]["fulfilledFromLocationId"] == "131L" for c in org.creates)
+    assert [c["fulfillmentGroups"][0]["referenceId"] for c in org.creates] == ["S1", "S2"]
     assert org.patches == [[{"attributes": {"type": "FulfillmentOrder"}, "id": f"0a3-{n}", "Status": "Fulfilled"}
                             for n in (1, 2)]]
     org.summaries["1OsD"] = summary_row("1OsD")
@@ -212,3 +229,36 @@ async def test_a_renamed_take_with_delivery_method_is_followed() -> None:
     step = TakeWithFulfiller(org, renamed, Effects(FakeStore(), 60.0))  # type: ignore[arg-type]
     assert await step.fulfil([(sale("S1", "DEFAULT"), "1OsA")]) == {}
     assert [c["orderDeliveryGroupSummaryId"] for c in org.creates] == ["1OsA-G1"]
+
+
+async def test_create_multiple_refusing_one_sale_fails_only_that_sale() -> None:
+    """create-multiple refuses one input: that sale gets the Salesforce error (permanent), the other is closed."""
+    org = FakeOrg({"1OsA": summary_row("1OsA"), "1OsB": summary_row("1OsB")}, {"256": "131L"})
+    org.refuse.add("1OsB")
+    errors = await fulfiller(org).fulfil([(sale("S1", "DEFAULT"), "1OsA"), (sale("S2", "DEFAULT"), "1OsB")])
+    assert list(errors) == ["S2"] and getattr(errors["S2"], "code", None) == "INVALID_API_INPUT"
+    assert org.patches == [[{"attributes": {"type": "FulfillmentOrder"}, "id": "0a3-1", "Status": "Fulfilled"}]]
+
+
+async def test_below_api_v50_each_sale_gets_its_own_create() -> None:
+    """ApiVersion v49.0 (the guide's example) has no create-multiple: one fulfillment-orders call per sale."""
+    org = FakeOrg({"1OsA": summary_row("1OsA"), "1OsB": summary_row("1OsB")}, {"256": "131L"})
+    step = TakeWithFulfiller(org, config(salesforce={"ApiVersion": "v49.0"}),  # type: ignore[arg-type]
+                             Effects(FakeStore(), 60.0))
+    assert await step.fulfil([(sale("S1", "DEFAULT"), "1OsA"), (sale("S2", "DEFAULT"), "1OsB")]) == {}
+    assert org.paths == [FO_PATH, FO_PATH]
+
+
+async def test_rows_read_just_before_serve_only_sales_never_noted() -> None:
+    """Rows handed in (the org_flow check's) replace the summaries SOQL for a sale whose create was never sent;
+    a sale noted before (settled) is read again, so an FO that landed since is closed, not created twice."""
+    org = FakeOrg({"1OsA": summary_row("1OsA")}, {"256": "131L"})
+    assert await fulfiller(org).fulfil([(sale("S1", "DEFAULT"), "1OsA")], {"1OsA": summary_row("1OsA")}) == {}
+    assert not any("FROM OrderSummary" in q for q in org.queries) and len(org.creates) == 1
+    landed = {"Id": "0a3X", "DeliveryMethodId": TAKE_WITH_METHOD, "StatusCategory": "Activated"}
+    org = FakeOrg({"1OsB": summary_row("1OsB", fos=[landed], available=0.0)}, {"256": "131L"})
+    store = FakeStore({"S2": datetime(2000, 1, 1, tzinfo=UTC)})
+    stale = {"1OsB": summary_row("1OsB")}  # read before the earlier create landed
+    assert await fulfiller(org, store).fulfil([(sale("S2", "DEFAULT"), "1OsB")], stale) == {}
+    assert any("FROM OrderSummary" in q for q in org.queries) and org.creates == []
+    assert org.patches == [[{"attributes": {"type": "FulfillmentOrder"}, "id": "0a3X", "Status": "Fulfilled"}]]
