@@ -161,3 +161,45 @@ async def test_a_graph_answered_as_rolled_back_is_retried_without_the_settle_wai
         await post.handle(again, retry)
         assert retry.failed == [] and retry.done == [jobs[0].id]
         assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1
+
+
+async def test_a_rolled_back_graph_is_looked_up_again_once_another_process_sent_the_sale(tmp_path: Path) -> None:
+    """After a rollback, a newer durable note (another replica sent the sale, then died before recording it) makes
+    the first process wait out the settle window instead of posting again at once: still one Order."""
+    async with emulators() as stack, poster(stack, tmp_path, settle=60.0) as (post, _, store):
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0002", "quantity": 1}]])
+        real = post.cache.products_for
+        stale = True
+
+        async def forgetful(skus: Any) -> dict[str, tuple[str, str | None]]:
+            nonlocal stale
+            if stale:
+                stale = False
+                return {}
+            return await real(skus)
+
+        post.cache.products_for = forgetful  # type: ignore[method-assign]
+        first = Outcome()
+        await post.handle(jobs, first)
+        assert getattr(first.failed[0][1], "code", None) == "DUPLICATE_VALUE"
+        await asyncio.sleep(0.01)  # the other replica's note is the newer one
+
+        quick = post.config.model_copy(update={"worker": post.config.worker.model_copy(
+            update={"effect_settle_seconds": 0.0})})
+        other = SalePoster(store, post.salesforce, quick, Metrics())
+
+        async def died(*_: Any) -> None:  # the graph landed; the replica died before the sale record
+            return None
+
+        other._finish_all = died  # type: ignore[method-assign]
+        await store.retry_later(jobs[0], "duplicate", 0)
+        taken = await store.claim("sale", 1, lease_seconds=60, worker_id="other")
+        await other.handle(taken, Outcome())
+        assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1
+
+        await store.retry_later(taken[0], "replica died", 0)
+        again = await store.claim("sale", 1, lease_seconds=60, worker_id="t")
+        retry = Outcome()
+        await post.handle(again, retry)
+        assert retry.done == [] and getattr(retry.failed[0][1], "code", None) == "SETTLING"
+        assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1

@@ -39,6 +39,7 @@ class Split:
     fresh: list[str]
     look: list[str]
     settling: dict[str, float]
+    started: dict[str, datetime]  # the durable note of each sent key (the last one, when it was sent again)
 
 
 class Effects:
@@ -59,7 +60,7 @@ class Effects:
                 settling[key] = wait
             else:
                 look.append(key)
-        return Split(fresh, look, settling)
+        return Split(fresh, look, settling, started)
 
     async def check(self, kind: str, key: str, what: str) -> bool:
         """True when the effect was noted before and has settled (look it up first); raises while it settles."""

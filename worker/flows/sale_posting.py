@@ -87,9 +87,10 @@ class SalePoster:
         self.summary_slots = asyncio.Semaphore(summary_concurrency)
         self.effects = Effects(store, settle_seconds(config))
         self.fulfiller = TakeWithFulfiller(salesforce, config, self.effects, concurrency=summary_concurrency)
-        # POS order ids whose last graph Salesforce answered as failed (atomic: nothing of the sale exists), so
-        # this process retries them without the settle wait; another process (or a restart) waits as before
-        self.rolled_back: set[str] = set()
+        # POS order id -> the durable note of the graph Salesforce answered as failed (atomic: nothing of the sale
+        # exists). While that note is still the last one, this process posts again without the settle wait; a newer
+        # note means another process sent the sale since, so the usual wait and look-up apply (as after a restart).
+        self.rolled_back: dict[str, datetime] = {}
         self.from_flow = config.salesforce.order_summary == "org_flow"
         self.grace = config.salesforce.order_summary_grace_seconds
 
@@ -125,7 +126,8 @@ class SalePoster:
         look: list[_Pending] = []
         for item in pending:
             wait = split.settling.get(item.sale.orderId)
-            if item.sale.orderId in self.rolled_back:  # this process was told the graph rolled back: post again
+            noted = self.rolled_back.pop(item.sale.orderId, None)
+            if noted is not None and noted == split.started.get(item.sale.orderId):  # rolled back, nobody sent since
                 fresh.append(item)
             elif wait is not None:
                 item.bound.info("sale_settling", wait_s=round(wait, 2))
@@ -190,18 +192,29 @@ class SalePoster:
                 outcome.fail(item.job, exc)
             return waiting
         committed: list[tuple[_Pending, str, str | None]] = []
+        rolled_back: list[str] = []
         for (item, graph, skus), result in zip(batch, results, strict=True):
-            self.rolled_back.discard(item.sale.orderId)
             try:
                 committed.append((item, self._committed(graph, result, skus, item.bound), None))
             except Exception as exc:
                 if not result.is_successful:  # Salesforce answered that this graph rolled back whole
-                    if len(self.rolled_back) >= ROLLED_BACK_KEPT:  # forgetting only means waiting the settle window
-                        self.rolled_back.clear()
-                    self.rolled_back.add(item.sale.orderId)
+                    rolled_back.append(item.sale.orderId)
                 outcome.fail(item.job, exc)
+        await self._remember_rolled_back(rolled_back)
         await self._finish_all(committed, outcome)
         return waiting
+
+    async def _remember_rolled_back(self, order_ids: list[str]) -> None:
+        """Keep the durable note of each rolled-back graph (ours: the job's lease was held when it was sent)."""
+        if not order_ids:
+            return
+        try:
+            notes = await self.store.effects_started(SALE_EFFECT, order_ids)
+        except Exception:  # not remembered: the retry waits out the settle window and looks first, as a restart
+            return
+        if len(self.rolled_back) + len(notes) > ROLLED_BACK_KEPT:  # forgetting only means waiting the settle window
+            self.rolled_back.clear()
+        self.rolled_back.update(notes)
 
     async def _finish_all(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome) -> None:
         """OrderSummary per sale (noted first), then the batch's take-with fulfilment, then the sale record."""
