@@ -23,6 +23,7 @@ REFUSED = "refused"  # payload key marking a refused-sale row
 QUEUE = "sale"
 EXPORT = "export"  # the source is a Retail Cloud export body: the poster can validate it again
 GRAPHQL_NODE = "graphql_node"  # the raw GraphQL sale node: mapping it again needs the POS (location, customer)
+NO_ID = "(no id)"
 MAX_SOURCE_CHARS = 64_000  # a larger source is kept as truncated JSON text (then it cannot be validated again)
 
 
@@ -52,7 +53,7 @@ def field_and_reason(exc: Exception) -> tuple[str, str]:
 
 def sale_id_of(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
-    return str(value)[:64] if value not in (None, "") else "(no id)"
+    return str(value)[:64] if value not in (None, "") else NO_ID
 
 
 def refused_job(refusal: Refusal) -> NewJob:
@@ -67,7 +68,10 @@ def refused_job(refusal: Refusal) -> NewJob:
                             else {"data_text": text[:MAX_SOURCE_CHARS], "truncated": True})
     payload = {REFUSED: {"source": refusal.source, "sale_id": refusal.sale_id, "field": refusal.field,
                          "reason": refusal.reason[:1000], "kind": refusal.kind, **kept}}
-    return NewJob(queue=QUEUE, dedupe_key=f"refused:{digest}", payload=payload)
+    # ordering key = the sale id, as its normal rows: /status shows it, and the row (settled on its first claim)
+    # never runs beside a version of the same sale
+    return NewJob(queue=QUEUE, dedupe_key=f"refused:{digest}", payload=payload,
+                  ordering_key=refusal.sale_id if refusal.sale_id != NO_ID else None)
 
 
 def refused_of(payload: dict[str, Any]) -> dict[str, Any] | None:

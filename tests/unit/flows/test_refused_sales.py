@@ -49,9 +49,10 @@ def test_a_refused_export_is_kept_with_its_body_and_the_field_named() -> None:
 
 
 def test_the_row_payload_says_refused_why_and_from_what() -> None:
-    """The row is on the sale queue, storable, has no ordering key and carries source, field, reason and body."""
+    """The row is on the sale queue, storable, ordered by the sale id and carries source, field, reason and body."""
     job = refused_job(sale_rows([broken()], "sale_sweep")[1][0])
-    assert job.queue == "sale" and job.ordering_key is None and job.dedupe_key.startswith("refused:")
+    assert job.queue == "sale" and job.ordering_key == "S-256-000009" and job.dedupe_key.startswith("refused:")
+    assert refused_job(sale_rows([broken(None)], "sale_sweep")[1][0]).ordering_key is None
     check_jobs([job])
     refused = refused_of(job.payload)
     assert refused is not None and "sale" not in job.payload
