@@ -218,7 +218,7 @@ async def serve(
 
 
 async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
-                        notify: dict[str, Callable[[], None]], metrics: Metrics) -> SaleHistory:
+                        notify: dict[str, Callable[[], None]], metrics: Metrics | None = None) -> SaleHistory:
     """The GraphQL back-end's sale source; the server's schema is checked first: a mismatch ends the start (one
     line naming the type and field), an unreachable or silent POS does not (the check is bounded by
     ``pos.graphql.timeout_seconds`` so the HTTP server and readiness are not held back by its retries; the poll
