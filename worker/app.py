@@ -107,12 +107,12 @@ async def serve(
 
         wakeups = {q: asyncio.Event() for q in ("fo_import", "sale", "status", "return", "cancel")}
         notify = {q: event.set for q, event in wakeups.items()}
-        history = await _sale_history(config, store, pos, notify) if isinstance(pos, GraphqlPos) else None
+        history = await _sale_history(config, store, pos, notify, metrics) if isinstance(pos, GraphqlPos) else None
         reconciler = Reconciler(store, sf, config.salesforce, metrics, interval_seconds=wc.reconcile.interval_seconds,
                                 overlap_seconds=wc.reconcile.overlap_seconds, on_enqueued=notify["fo_import"])
         sale_sweep = SaleSweep(store, pos, interval_seconds=wc.sale_sweep.interval_seconds,
                                overlap_seconds=wc.sale_sweep.overlap_seconds,
-                               notify=notify) if isinstance(pos, PosClient) else None
+                               notify=notify, metrics=metrics) if isinstance(pos, PosClient) else None
         channel = wc.stream.channel
 
         async def on_invalid_replay() -> None:
@@ -218,7 +218,7 @@ async def serve(
 
 
 async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
-                        notify: dict[str, Callable[[], None]]) -> SaleHistory:
+                        notify: dict[str, Callable[[], None]], metrics: Metrics | None = None) -> SaleHistory:
     """The GraphQL back-end's sale source; the server's schema is checked first: a mismatch ends the start (one
     line naming the type and field), an unreachable or silent POS does not (the check is bounded by
     ``pos.graphql.timeout_seconds`` so the HTTP server and readiness are not held back by its retries; the poll
@@ -226,7 +226,8 @@ async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
     g = config.pos.graphql
     assert g is not None  # Config requires pos.graphql for this back-end
     history = SaleHistory(store, pos, interval_seconds=g.poll_interval_seconds, overlap_seconds=g.overlap_seconds,
-                          lookback_seconds=g.initial_lookback_seconds, page_size=g.page_size, notify=notify)
+                          lookback_seconds=g.initial_lookback_seconds, page_size=g.page_size, notify=notify,
+                          metrics=metrics)
     try:
         async with asyncio.timeout(g.timeout_seconds):
             await pos.check_schema()

@@ -90,6 +90,10 @@ class Metrics:
         )
         self.fo_imported = Counter("oms_fo_imported_total", "Fulfillment orders imported into the POS", registry=r)
         self.sales_posted = Counter("oms_sales_posted_total", "POS sales posted to Salesforce", registry=r)
+        self.sales_refused = Counter(
+            "oms_sales_refused_total", "POS sales that could not become queue rows (kept as dead letters)",
+            ["source"], registry=r,
+        )
         self.summary_fallbacks = Counter(
             "oms_order_summary_fallbacks_total",
             "OrderSummaries the org's flow had not created within the grace period, created through Connect",

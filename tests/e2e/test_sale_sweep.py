@@ -4,6 +4,7 @@ worker both by webhook and by sweep (either first) is posted once."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,47 @@ async def test_a_sale_delivered_by_webhook_and_by_sweep_is_posted_once(tmp_path:
         assert await sweep.sweep() == 0
         assert sorted(await references(stack)) == sorted([by_webhook, by_sweep])
 
+
+
+class WithRefused:
+    """The POS order search as the worker's client reads it, with one extra sale the webhook model refuses (an
+    export without a currency) on the first page: POS data an operator has to fix."""
+
+    def __init__(self, pos: Any, bad: dict[str, Any]) -> None:
+        self.pos, self.bad = pos, bad
+
+    async def sale_pages(self, query: dict[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+        extra = [self.bad]
+        async for page in self.pos.sale_pages(query):
+            yield page + extra
+            extra = []
+
+
+async def test_a_refused_swept_sale_ends_as_one_dead_letter_and_the_others_post(tmp_path: Path) -> None:
+    """A swept sale the webhook model refuses becomes one dead letter naming ``currency`` (counted once in
+    oms_sales_refused_total) while the page's other sales post; sweeping it again adds nothing."""
+    manual: dict[str, Any] = {"interval_seconds": 3600, "overlap_seconds": 60}
+    async with emulators() as stack, worker(stack, tmp_path, sale_sweep=manual) as running:
+        await webhooks_to(stack, running, drop=("ORDER",))
+        sales = await new_sales(stack, 2)
+        await stack.pos_admin("POST", "webhooks/drain")
+        sweep = sweeper(running)
+        async for page in sweep.pos.sale_pages({"fromDate": 0, "pageSize": 1}):
+            bad = {**page[0], "orderId": "S-256-999999", "currency": None}
+            break
+        sweep.pos = WithRefused(sweep.pos, bad)
+        assert await sweep.sweep() == 2
+
+        async def settled() -> bool:
+            dead = (await running.store.queue_counts())["sale"]["dead"]
+            return dead >= 1 and sales <= set(await references(stack))
+
+        await eventually(settled, what="the good sales posted and the refused one dead-lettered")
+        assert await sweep.sweep() == 0
+        counts = (await running.store.queue_counts())["sale"]
+        (dead,) = await running.store.dead_letters("sale")
+        assert counts["dead"] == 1 and counts["pending"] == 0
+        assert "S-256-999999" in (dead.last_error or "") and "currency" in (dead.last_error or "")
+        assert dead.payload["refused"]["data"] == bad
+        assert sorted(await references(stack)) == sorted(sales)
+        assert running.metrics.registry.get_sample_value("oms_sales_refused_total", {"source": "sale_sweep"}) == 1

@@ -8,8 +8,11 @@ had not yet stamped, and lose them once the skew exceeds the overlap. A worker c
 sales (a window never starts after now). The window is read page by page; each page's
 sales are mapped (:func:`worker.mapping.graphql_sale.sale_body`, with ``customer`` for the e-mail and
 ``location`` for the store) to the Retail Cloud export body and stored as the same queue rows a webhook or the
-sale sweep would make (:func:`worker.flows.sale_sweep.sweep_jobs`: same dedupe and ordering keys), so a sale
-seen again in an overlap, a re-poll or after a crash is stored once, and posting is the shared code.
+sale sweep would make (:func:`worker.flows.sale_sweep.sale_rows`: same dedupe and ordering keys), so a sale
+seen again in an overlap, a re-poll or after a crash is stored once, and posting is the shared code. A sale that
+cannot be mapped (unknown location, a field the export cannot express) or that the webhook model refuses is stored
+as a refused-sale row (:mod:`worker.refused_sales`, with the raw node or the mapped body) with the page's rows,
+so it ends as a dead letter naming the field, never only in a log line.
 
 Progress is durable and moves only after the effect: after a page's rows are committed the window, that
 page's ``endCursor`` and the newest ``modifiedAt`` so far are saved (a restart resumes the window after that page);
@@ -31,13 +34,16 @@ import structlog
 
 from worker.errors import PermanentError
 from worker.mapping.graphql_sale import SaleMappingError, epoch_ms, sale_body
+from worker.metrics import Metrics
+from worker.refused_sales import GRAPHQL_NODE, QUEUE, Refusal, field_and_reason, sale_id_of
 from worker.store import Store
 
 from .periodic import FAILED_SWEEP_RETRY, sweep_every
-from .sale_sweep import sweep_jobs
+from .sale_sweep import sale_rows, store_refused
 
 log = structlog.get_logger(__name__)
 CURSOR_KEY = "sale_history.seen_ms"  # the newest modifiedAt (POS clock, epoch ms) of a complete window
+SOURCE = "sale_history"  # refused sales' source (metric label, dead letter)
 WINDOW_KEY = "sale_history.window"  # the window being read: {"since", "until", "after", "seen"} ("" when none)
 
 
@@ -56,8 +62,8 @@ class SaleHistory:
     def __init__(self, store: Store, pos: SaleHistoryApi, *, interval_seconds: float, overlap_seconds: float,
                  lookback_seconds: float, page_size: int,
                  notify: Mapping[str, Callable[[], None]] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.store, self.pos = store, pos
+                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
+        self.store, self.pos, self.metrics = store, pos, metrics
         self.interval, self.page_size = interval_seconds, page_size
         self.overlap_ms, self.lookback_ms = int(overlap_seconds * 1000), int(lookback_seconds * 1000)
         self.notify, self.clock = dict(notify or {}), clock
@@ -88,14 +94,16 @@ class SaleHistory:
         return self._stores[location_id]
 
     async def _bodies(self, nodes: list[dict[str, Any]],
-                      customers: dict[str, dict[str, Any] | None]) -> tuple[list[dict[str, Any]], list[str]]:
+                      customers: dict[str, dict[str, Any] | None]) -> tuple[list[dict[str, Any]], list[Refusal]]:
+        """The export bodies of ``nodes``, and the refusal (carrying the raw node) of each that cannot be mapped."""
         bodies: list[dict[str, Any]] = []
-        refused: list[str] = []
+        refused: list[Refusal] = []
         for node in nodes:
-            sale_id = str(node.get("id"))[:64]
+            sale_id = sale_id_of(node, "id")
             store_id = await self._store_code(str(node.get("locationId")))
             if store_id is None:
-                refused.append(f"{sale_id}: locationId: no location {str(node.get('locationId'))[:64]}")
+                refused.append(Refusal(SOURCE, sale_id, "locationId",
+                                       f"no location {str(node.get('locationId'))[:64]}", GRAPHQL_NODE, node))
                 continue
             customer_id = node.get("customerId")
             if customer_id and customer_id not in customers:
@@ -104,7 +112,8 @@ class SaleHistory:
                 bodies.append(sale_body(node, store_id=store_id,
                                         customer=customers.get(customer_id) if customer_id else None))
             except SaleMappingError as exc:
-                refused.append(f"{sale_id}: {exc}")
+                field, reason = field_and_reason(exc)
+                refused.append(Refusal(SOURCE, sale_id, field, reason, GRAPHQL_NODE, node))
         return bodies, refused
 
     async def poll(self) -> int:
@@ -139,19 +148,20 @@ class SaleHistory:
             self.schema_checked = True
         since, until, after, seen = await self._window()
         found = inserted = 0
-        refused: list[str] = []
         queues: set[str] = set()
         customers: dict[str, dict[str, Any] | None] = {}
         while True:
             (nodes, end_cursor, more), after = await self._page(since, until, after)
             bodies, bad = await self._bodies(nodes, customers)
-            jobs, invalid = sweep_jobs(bodies)
-            found, refused = found + len(nodes), refused + bad + invalid
+            jobs, invalid = sale_rows(bodies, SOURCE)
+            found = found + len(nodes)
             if jobs:
                 added = await self.store.enqueue(jobs)  # durable before the window moves past them
                 inserted += added
                 if added:
                     queues.update(job.queue for job in jobs)
+            if await store_refused(self.store, bad + invalid, self.metrics):  # kept, never only logged
+                queues.add(QUEUE)
             seen = _newest(nodes, seen)  # only after the page's rows are stored
             if not more:
                 break
@@ -166,8 +176,6 @@ class SaleHistory:
             await self.store.meta_set(CURSOR_KEY, str(seen))
         await self.store.meta_set(WINDOW_KEY, "")
         self.polls += 1
-        if refused:
-            log.warning("sale_history_refused", count=len(refused), sales=refused[:10])
         log.info("sale_history_polled", since_ms=since, until_ms=until, seen_ms=seen, found=found, enqueued=inserted)
         for queue in sorted(queues):
             self.notify.get(queue, lambda: None)()

@@ -38,6 +38,7 @@ from worker.mapping.sale import (
 )
 from worker.metrics import Metrics
 from worker.pos.models import PosSale
+from worker.refused_sales import refused_of
 from worker.salesforce.soql import in_list
 from worker.store import Job, SaleRecord, Store
 
@@ -45,6 +46,7 @@ from .effects import Effects, settle_seconds, settling_error
 from .runner import Outcome
 from .sale_fulfilment import FulfilmentApi, TakeWithFulfiller
 from .sale_lookups import LookupApi, SaleLookupCache
+from .sale_refused import handle_refused
 from .sale_summaries import find_summaries, pending_error, plan_flow_check
 
 log = structlog.get_logger(__name__)
@@ -99,6 +101,9 @@ class SalePoster:
         pending: list[_Pending] = []
         for job in jobs:
             try:
+                if (refused := refused_of(job.payload)) is not None:  # a sale the sources could not turn into rows
+                    await handle_refused(self.store, job, refused, outcome)
+                    continue
                 sale = PosSale.model_validate(job.payload["sale"])
                 bound = log.bind(pos_order_id=sale.orderId, endpoint=job.payload.get("endpoint"))
                 if await self.store.sale_get(sale.orderId):

@@ -14,6 +14,8 @@ import pytest
 from worker.errors import PermanentError, TransientError
 from worker.flows.sale_history import CURSOR_KEY, WINDOW_KEY, SaleHistory
 from worker.mapping.graphql_sale import epoch_ms
+from worker.metrics import Metrics
+from worker.refused_sales import GRAPHQL_NODE, refused_of
 from worker.store import Store
 
 NOW_MS = 1_800_000_000_000
@@ -80,7 +82,17 @@ def history(store: Store, api: FakeHistoryApi, clock: list[float]) -> SaleHistor
 
 async def sale_keys(store: Store) -> list[str]:
     jobs = await store.claim("sale", 100, worker_id="t", lease_seconds=60)
-    return sorted(str(job.payload["sale"]["orderId"]) for job in jobs)
+    return sorted(str(job.payload["sale"]["orderId"]) for job in jobs if refused_of(job.payload) is None)
+
+
+async def claimed(store: Store) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Claim every sale row: the normal rows' sale ids, and the refused rows by sale id (one each, checked)."""
+    jobs = await store.claim("sale", 100, worker_id="t", lease_seconds=60)
+    normal = sorted(str(job.payload["sale"]["orderId"]) for job in jobs if refused_of(job.payload) is None)
+    refused = [r for job in jobs if (r := refused_of(job.payload)) is not None]
+    by_sale = {str(r["sale_id"]): r for r in refused}
+    assert len(by_sale) == len(refused)
+    return normal, by_sale
 
 
 async def test_the_first_window_looks_back_then_windows_follow_the_cursor_less_the_overlap(store: Store) -> None:
@@ -195,6 +207,29 @@ async def test_lookups_are_shared_and_unmappable_sales_are_refused_not_fatal(sto
     assert api.customers == ["C1"] and sorted(api.locations) == ["LOC-256", "NOWHERE"]
     assert await store.meta_get(CURSOR_KEY) == str(epoch_ms(node(4)["modifiedAt"], "modifiedAt"))
     assert await sale_keys(store) == ["S-1", "S-2"]
+
+
+async def test_refused_sales_are_stored_once_naming_the_field_with_the_raw_node(store: Store) -> None:
+    """An unmappable node and an unknown location each become one refused row (field, raw node, metric); a
+    re-poll of the same window stores and counts nothing more; the page's other sales get their normal rows."""
+    clock = [NOW_MS / 1000]
+    gift = node(3, payments=[{**NODE["payments"][0], "method": "GIFTCARD"}])
+    nowhere = node(4, locationId="NOWHERE")
+    api = FakeHistoryApi([[node(1), gift], [nowhere, node(5)]])
+    metrics = Metrics()
+    poller = SaleHistory(store, api, interval_seconds=30, overlap_seconds=60, lookback_seconds=3600, page_size=2,
+                         clock=lambda: clock[0], metrics=metrics)
+    assert await poller.poll() == 2
+    clock[0] += 30
+    await store.meta_set(CURSOR_KEY, str(NOW_MS - 3_600_000))  # rewind: the whole window is read again
+    assert await poller.poll() == 0
+    normal, refused = await claimed(store)
+    assert normal == ["S-1", "S-5"] and sorted(refused) == ["S-3", "S-4"]
+    assert (refused["S-3"]["field"], refused["S-3"]["kind"], refused["S-3"]["data"]) == (
+        "payments.0.method", GRAPHQL_NODE, gift)
+    assert (refused["S-4"]["field"], refused["S-4"]["reason"], refused["S-4"]["data"]) == (
+        "locationId", "no location NOWHERE", nowhere)
+    assert metrics.registry.get_sample_value("oms_sales_refused_total", {"source": "sale_history"}) == 2
 
 
 async def test_a_schema_mismatch_stops_the_poll_before_any_window(store: Store) -> None:

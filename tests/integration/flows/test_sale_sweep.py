@@ -13,6 +13,8 @@ from typing import Any
 
 from worker.errors import TransientError
 from worker.flows.sale_sweep import META_KEY, SaleSweep
+from worker.metrics import Metrics
+from worker.refused_sales import refused_of
 from worker.store import Store
 
 _CONFTEST = Path(__file__).parents[2] / "unit" / "mapping" / "conftest.py"
@@ -86,3 +88,23 @@ async def test_the_loop_backs_off_through_a_pos_outage(store: Store) -> None:
         stop.set()
         await task
     assert len(pos.queries) >= 3 and (await store.queue_counts())["sale"]["pending"] == 1
+
+
+async def test_a_refused_sale_is_stored_once_with_its_body_and_counted(store: Store) -> None:
+    """A sale the webhook model refuses becomes one refused row (field named, export body kept, metric 1), even
+    when the next sweep's overlap sees it again; the page's other sales get their normal rows."""
+    clock = [NOW_MS / 1000]
+    bad = {**sale(2), "currency": None}
+    metrics = Metrics()
+    sweep = SaleSweep(store, FakePos([[sale(1), bad, sale(3)]]), interval_seconds=60, overlap_seconds=120,
+                      clock=lambda: clock[0], metrics=metrics)
+    assert await sweep.sweep() == 2
+    clock[0] += 60
+    assert await sweep.sweep() == 0
+    jobs = await store.claim("sale", 100, worker_id="t", lease_seconds=60)
+    refused = [r for job in jobs if (r := refused_of(job.payload)) is not None]
+    assert sorted(job.payload["sale"]["orderId"] for job in jobs if "sale" in job.payload) == [
+        "S-256-000001", "S-256-000003"]
+    assert [(r["sale_id"], r["field"], r["kind"], r["data"]) for r in refused] == [
+        ("S-256-000002", "currency", "export", bad)]
+    assert metrics.registry.get_sample_value("oms_sales_refused_total", {"source": "sale_sweep"}) == 1
