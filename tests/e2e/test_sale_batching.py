@@ -191,7 +191,7 @@ async def test_a_rolled_back_graph_is_looked_up_again_once_another_process_sent_
         async def died(*_: Any) -> None:  # the graph landed; the replica died before the sale record
             return None
 
-        other._finish_all = died  # type: ignore[method-assign]
+        other.finisher.finish_all = died  # type: ignore[method-assign]
         await store.retry_later(jobs[0], "duplicate", 0)
         taken = await store.claim("sale", 1, lease_seconds=60, worker_id="other")
         await other.handle(taken, Outcome())
