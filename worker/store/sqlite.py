@@ -128,6 +128,11 @@ class SqliteStore:
     # -- plumbing ------------------------------------------------------------------------------------
     async def _locked(self, fn: Callable[[Db], Awaitable[T]], write: bool) -> T:
         async with self._lock:
+            if self._db is None and self._group:  # closed: the waiting enqueues hear it too, never wait forever
+                taken, self._group, self._group_task = self._group, [], None
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(RuntimeError("SQLite store is not open"))
             db = self.db
             if self._group:  # waiting webhook commits go first, in a transaction of their own
                 await self._commit_group(db)

@@ -98,3 +98,12 @@ async def test_an_enqueue_arriving_while_the_group_commits_is_committed_without_
         assert await asyncio.wait_for(second, 10) == 1
     finally:
         await store.close()
+
+
+async def test_an_enqueue_on_a_closed_store_fails_instead_of_waiting_forever(tmp_path: Path) -> None:
+    """A grouped enqueue after close() hears the store's error (not open), like any other call; it never hangs."""
+    store = await SqliteStore(str(tmp_path / "state.db")).open()
+    await store.migrate()
+    await store.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await asyncio.wait_for(store.enqueue([sale(1)]), 10)  # a bound: before the fix this never returned
