@@ -54,7 +54,7 @@ class SaleFinisher:
         self.grace = config.salesforce.order_summary_grace_seconds
 
     async def finish_all(self, items: list[tuple[Pending, str, str | None]], outcome: Outcome) -> None:
-        """OrderSummary per sale (noted first), then the batch's take-with fulfilment, then the sale record."""
+        """OrderSummary per sale (fenced, noted first), then the batch's take-with fulfilment, then the sale record."""
         summarized: list[tuple[Pending, str, str | None]] = []
         known: dict[str, dict[str, Any]] = {}  # org_flow: summary rows read by the check, by summary Id
         if self.from_flow:
@@ -74,10 +74,15 @@ class SaleFinisher:
             except Exception as exc:
                 outcome.fail(item.job, exc)
 
-        calls = [item.sale.orderId for item, _, summary_id in items if summary_id is None]
-        if calls:
-            try:  # the OrderSummary call is an outside effect too: noted first, so a lost answer is looked up
-                await self.effects.note(SALE_EFFECT, calls)
+        calling = [item.job for item, _, summary_id in items if summary_id is None]
+        if calling:
+            try:  # the OrderSummary call is an outside effect too: fenced like the graph (a job the store no
+                # longer confirms is dropped: its new holder finishes it), then noted first (a lost answer is looked up)
+                lost = {job.id for job in calling} - {job.id for job in await outcome.confirm(calling)}
+                items = [entry for entry in items if entry[0].job.id not in lost]
+                calls = [item.sale.orderId for item, _, summary_id in items if summary_id is None]
+                if calls:
+                    await self.effects.note(SALE_EFFECT, calls)
             except Exception as exc:
                 for item, _, _ in items:
                     outcome.fail(item.job, exc)
