@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from worker.config import Config
+from worker.flows.sale_finishing import SUMMARY_PATH
 from worker.flows.sale_fulfilment import (
     FO_PATH,
     TAKE_WITH,
@@ -29,7 +30,6 @@ from worker.flows.sale_fulfilment import (
     summaries_soql,
 )
 from worker.flows.sale_lookups import SaleLookupCache
-from worker.flows.sale_posting import SUMMARY_PATH
 from worker.mapping.fulfillment import fo_to_pos_order
 from worker.mapping.fulfillment_query import build_fulfillment_query
 from worker.mapping.sale import ProductRef, SaleContext, sale_lookup_keys, sale_to_graph

@@ -7,9 +7,10 @@
 * Fault injection: duplicate delivery (seeded probability), out-of-order delivery (adjacent events swapped),
   a delay before each delivery.
 * Deliveries run in ``parallelism`` lanes (a store chain's many registers, default 1): an event goes to the lane
-  of its order id (crc32 modulo the lanes), so one order's events keep their order while different orders go out
-  side by side; each lane delivers one at a time in a background task owned by the app. ``await drain()`` waits
-  for all of them (tests), ``stop()`` drains with a bound and then cancels.
+  of its order id (crc32 modulo the lanes; while the order has events queued, the lane they are in, even after the
+  lanes changed), so one order's events keep their order while different orders go out side by side; each lane
+  delivers one at a time in a background task owned by the app. ``await drain()`` waits for all of them (tests),
+  ``stop()`` drains with a bound and then cancels.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class WebhookSender:
         self._held_timer: asyncio.TimerHandle | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._busy: dict[str, tuple[int, int]] = {}  # order id -> (its lane, events queued or in flight there)
 
     def configure(self, options: WebhookOptions) -> None:
         self.options = options
@@ -165,8 +167,18 @@ class WebhookSender:
         return chosen
 
     def _put(self, event: Event) -> None:
+        """The order's lane: the one it already has events in (even after the lanes changed), else by its id."""
         lanes = min(self.options.parallelism, len(self._lanes))
-        self._lanes[zlib.crc32(event.order_id.encode()) % lanes].put_nowait(event)
+        index, waiting = self._busy.get(event.order_id, (zlib.crc32(event.order_id.encode()) % lanes, 0))
+        self._busy[event.order_id] = (index, waiting + 1)
+        self._lanes[index].put_nowait(event)
+
+    def _done(self, event: Event) -> None:
+        index, waiting = self._busy[event.order_id]
+        if waiting > 1:
+            self._busy[event.order_id] = (index, waiting - 1)
+        else:
+            del self._busy[event.order_id]
 
     def _enqueue(self, event: Event) -> None:
         if not self.options.reorder:
@@ -203,6 +215,7 @@ class WebhookSender:
                 if self.options.duplicate_rate and self._rng.random() < self.options.duplicate_rate:
                     await self._deliver(event, duplicate=True)
             finally:
+                self._done(event)
                 lane.task_done()
 
     async def _deliver(self, event: Event, *, duplicate: bool) -> None:

@@ -165,9 +165,9 @@ def _create_multiple(org: Org, body: dict[str, Any]) -> Reply:
     the input echoed (``orderSummaryId``, ``orderDeliveryGroupSummaryId``, ``fulfilledFromLocationId``,
     ``fulfillmentType``, ``orderItemSummaries`` with ``errors``) so it can be resubmitted (Connect REST API,
     connect_resources_sfom_fulfillment_orders_create_multiple.htm; Apex FulfillmentGroupOutputRepresentation).
-    Each input stands alone: one failing leaves the others created. UNCONFIRMED: where the error of a failed group
-    that no single item caused is reported (here: on each of its items' ``errors``), and the most inputs per
-    request (not limited here)."""
+    Each input stands alone: one failing leaves the others created. A failed group's error is put on each of its
+    items' ``errors``, inputs per request are not limited, and the answer is 200: what is unconfirmed of this is
+    listed once, in REFERENCE-oms.md rule E1b."""
     inputs = body.get("fulfillmentOrders")
     if not isinstance(inputs, list) or not inputs:
         raise connect_error("INVALID_API_INPUT", "Missing required input parameter: fulfillmentOrders")

@@ -112,3 +112,41 @@ async def test_without_the_flow_in_the_org_a_summary_is_created_after_the_grace_
         refs = {job.payload["sale"]["orderId"] for job in jobs}
         assert await summaries_of(stack, refs) == 3
         assert all(n == 1 for ref, n in (await orders_by_reference(stack)).items() if ref in refs)
+
+
+async def test_a_late_flow_racing_the_fallback_leaves_one_summary_per_sale(tmp_path: Path) -> None:
+    """Past the grace period the fallback goes out just as a late flow makes the summary: Connect answers
+    DUPLICATE_VALUE, the sale is retried (not dead-lettered), the retry finds the flow's summary and finishes;
+    each sale ends with exactly one OrderSummary."""
+    from emulator.salesforce.oms_build import create_order_summary
+
+    async with emulators() as stack, flow_poster(stack, tmp_path) as (post, store, _):
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}] for _ in range(2)])
+        first = Outcome()
+        await post.handle(jobs, first)
+        assert all(getattr(exc, "code", None) == "SUMMARY_PENDING" for _, exc in first.failed)
+        for job, _ in first.failed:
+            await store.retry_later(job, "pending", 0)
+        await asyncio.sleep(0.6)  # the grace period (0.5 s) passes: the next attempt falls back to Connect
+        real = post.salesforce.connect
+
+        async def flow_first(path: str, body: dict[str, object]) -> dict[str, object]:
+            if path.endswith("order-management/order-summaries"):  # the org's late flow lands just before
+                create_order_summary(stack.sf_emulator.emulator.org, str(body["orderId"]))
+            return await real(path, body)
+
+        post.salesforce.connect = flow_first  # type: ignore[method-assign]
+        race = Outcome()
+        await post.handle(await store.claim("sale", 10, lease_seconds=60, worker_id="t"), race)
+        assert race.done == [] and len(race.failed) == 2
+        assert all(getattr(exc, "code", None) == "DUPLICATE_VALUE" and getattr(exc, "transient", False)
+                   for _, exc in race.failed)
+        post.salesforce.connect = real  # type: ignore[method-assign]
+        for job, _ in race.failed:
+            await store.retry_later(job, "duplicate", 0)
+        again = Outcome()
+        await post.handle(await store.claim("sale", 10, lease_seconds=60, worker_id="t"), again)
+        assert again.failed == [] and len(again.done) == 2
+        refs = {job.payload["sale"]["orderId"] for job in jobs}
+        assert await summaries_of(stack, refs) == 2 and summary_calls(stack) == 2
+        assert all([await store.sale_get(ref) for ref in refs])

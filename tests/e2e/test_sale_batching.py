@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,7 @@ async def test_a_rolled_back_graph_is_looked_up_again_once_another_process_sent_
         async def died(*_: Any) -> None:  # the graph landed; the replica died before the sale record
             return None
 
-        other._finish_all = died  # type: ignore[method-assign]
+        other.finisher.finish_all = died  # type: ignore[method-assign]
         await store.retry_later(jobs[0], "duplicate", 0)
         taken = await store.claim("sale", 1, lease_seconds=60, worker_id="other")
         await other.handle(taken, Outcome())
@@ -203,3 +203,30 @@ async def test_a_rolled_back_graph_is_looked_up_again_once_another_process_sent_
         await post.handle(again, retry)
         assert retry.done == [] and getattr(retry.failed[0][1], "code", None) == "SETTLING"
         assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1
+
+
+class LeaseLostAfterGraph(Outcome):
+    """The store refuses to renew after the graph's confirm (another replica took the job), while the local lease
+    monitor has not noticed yet (holds() stays true)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirms = 0
+
+    async def confirm(self, jobs: Sequence[Job]) -> list[Job]:
+        self.confirms += 1
+        return list(jobs) if self.confirms == 1 else []
+
+
+async def test_a_lease_lost_after_the_graph_starts_no_order_summary_call(tmp_path: Path) -> None:
+    """The OrderSummary call is fenced like the graph: a job whose lease the store no longer confirms makes no
+    Connect call (its new holder finds the Order and creates the summary) and is neither completed nor failed."""
+    async with emulators() as stack, poster(stack, tmp_path) as (post, _, store):
+        jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
+        outcome = LeaseLostAfterGraph()
+        await post.handle(jobs, outcome)
+        assert outcome.done == [] and outcome.failed == []
+        assert (await orders_by_reference(stack))[jobs[0].payload["sale"]["orderId"]] == 1
+        summary_calls = [r for r in stack.sf_emulator.emulator.counters.requests
+                         if r.path.split("?")[0].endswith("/commerce/order-management/order-summaries")]
+        assert summary_calls == []

@@ -257,6 +257,12 @@ class TakeWithFulfiller:
                                       for key, summary_id, plan, location_id in chunk]}
         try:
             created, refused = read_multiple(await self.salesforce.connect(MULTIPLE_PATH, body))
+        except PermanentError as exc:  # a 4xx is "Error with Output": its output may list FOs it did create
+            unknown = OutcomeUnknown("salesforce", f"create-multiple answered {exc}; some inputs may have been "
+                                     "created, so each sale is looked up on its next attempt")
+            unknown.__cause__ = exc
+            errors.update(dict.fromkeys((key for key, _, _, _ in chunk), unknown))
+            return
         except Exception as exc:  # the whole request failed or its answer was lost: each sale looks first
             errors.update(dict.fromkeys((key for key, _, _, _ in chunk), exc))
             return

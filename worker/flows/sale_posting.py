@@ -1,26 +1,24 @@
-"""POS sale -> composite graph (Order ... Activated) -> OrderSummary -> sale record. Never posted twice.
+"""POS sale -> composite graph (Order ... Activated), then finished (:mod:`.sale_finishing`). Never posted twice.
 
 ``Order.OrderReferenceNumber`` = POS order id makes a post detectable. Sales never sent go out together: the
 graphs of a claimed batch share ``/composite/graph`` requests (up to 75 graphs / 500 nodes / 15 node types, each
-graph atomic on its own), so a burst costs one graph call per request plus one OrderSummary call per sale. Then
-the batch's take-with lines are fulfilled (:mod:`.sale_fulfilment`: one SOQL, one create per sale, one PATCH), so
-they can be returned; the sale record is written only after that, so a retry resumes the step.
+graph atomic on its own), so a burst costs one graph call per request. Each committed sale is then finished
+(:mod:`.sale_finishing`: its OrderSummary — one Connect call per sale, or with ``salesforce.order_summary:
+org_flow`` one SOQL per batch —, the batch's take-with fulfilment, then the sale record, written last so a retry
+resumes the step).
 
 Whether a sale may already be in Salesforce is decided from durable records, never from attempt counters: right
 before a graph request (after confirming the jobs' leases) the store notes that the sale's graph was sent. Any
 later handling of a noted sale — after a crash, a lost answer, a drain, a lost lease or ``dlq retry`` — waits out
 the settle window (a call still in flight may yet land), then looks the batch's Orders up by OrderReferenceNumber
 in one SOQL (plus one for their OrderSummaries) and posts only the ones absent. A graph is atomic, so "absent"
-means nothing of the sale exists. The OrderSummary call is noted the same way. With ``salesforce.order_summary:
-org_flow`` the org's flow creates the summaries and the batch checks them with one SOQL (:mod:`.sale_summaries`).
+means nothing of the sale exists. The OrderSummary call is noted the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
@@ -40,25 +38,21 @@ from worker.metrics import Metrics
 from worker.pos.models import PosSale
 from worker.refused_sales import refused_of
 from worker.salesforce.soql import in_list
-from worker.store import Job, SaleRecord, Store
+from worker.store import Job, Store
 
 from .effects import Effects, settle_seconds, settling_error
 from .runner import Outcome
-from .sale_fulfilment import FulfilmentApi, TakeWithFulfiller
+from .sale_finishing import SALE_EFFECT, FinishingApi, Pending, SaleFinisher
 from .sale_lookups import LookupApi, SaleLookupCache
 from .sale_refused import handle_refused
-from .sale_summaries import find_summaries, pending_error, plan_flow_check
 
 log = structlog.get_logger(__name__)
-SUMMARY_PATH = "commerce/order-management/order-summaries"
-SALE_EFFECT = "sale"  # store.note_effects kind: the sale's graph was sent (key: POS order id)
 LOOKUP_CHUNK = 200  # references per look-up SOQL (well inside the URI and IN-list limits)
 ROLLED_BACK_KEPT = 10_000  # bound on remembered rolled-back graphs (dead-lettered sales would stay otherwise)
 
 
-class PostingApi(LookupApi, FulfilmentApi, Protocol):
+class PostingApi(LookupApi, FinishingApi, Protocol):
     async def composite_graph(self, graphs: list[dict[str, Any]]) -> list[Any]: ...
-    async def connect(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def graph_failure(result: Any) -> Exception:
@@ -86,19 +80,17 @@ class SalePoster:
         self.store, self.salesforce, self.config, self.metrics = store, salesforce, config, metrics
         self.cache = SaleLookupCache(salesforce, config)
         self.api_version = config.salesforce.graph_api_version  # node URLs match the graph request's version
-        self.summary_slots = asyncio.Semaphore(summary_concurrency)
         self.effects = Effects(store, settle_seconds(config))
-        self.fulfiller = TakeWithFulfiller(salesforce, config, self.effects, concurrency=summary_concurrency)
+        self.finisher = SaleFinisher(store, salesforce, config, metrics, self.effects,
+                                     summary_concurrency=summary_concurrency)
         # POS order id -> the durable note of the graph Salesforce answered as failed (atomic: nothing of the sale
         # exists). While that note is still the last one, this process posts again without the settle wait; a newer
         # note means another process sent the sale since, so the usual wait and look-up apply (as after a restart).
         self.rolled_back: dict[str, datetime] = {}
-        self.from_flow = config.salesforce.order_summary == "org_flow"
-        self.grace = config.salesforce.order_summary_grace_seconds
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         """Sales never sent go out together; sales whose graph may have been sent are looked up first (batched)."""
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         for job in jobs:
             try:
                 if (refused := refused_of(job.payload)) is not None:  # a sale the sources could not turn into rows
@@ -110,7 +102,7 @@ class SalePoster:
                     bound.info("sale_already_posted")
                     outcome.complete(job)
                 else:
-                    pending.append(_Pending(job, sale, bound))
+                    pending.append(Pending(job, sale, bound))
             except Exception as exc:
                 outcome.fail(job, exc)
         try:
@@ -122,13 +114,13 @@ class SalePoster:
         while fresh:
             fresh = await self._post_round(fresh, outcome)
 
-    async def _resume(self, pending: list[_Pending], outcome: Outcome) -> list[_Pending]:
+    async def _resume(self, pending: list[Pending], outcome: Outcome) -> list[Pending]:
         """Split by the durable record of sent graphs: never sent -> post; sent long enough ago -> one batched
         look-up by OrderReferenceNumber (found: finish it; absent: post, a graph is atomic); sent recently -> the
         call may still land, so wait (retry after the settle window) rather than guess."""
         split = await self.effects.split(SALE_EFFECT, [item.sale.orderId for item in pending])
-        fresh: list[_Pending] = []
-        look: list[_Pending] = []
+        fresh: list[Pending] = []
+        look: list[Pending] = []
         for item in pending:
             wait = split.settling.get(item.sale.orderId)
             noted = self.rolled_back.pop(item.sale.orderId, None)
@@ -144,7 +136,7 @@ class SalePoster:
         if not look:
             return fresh
         found = await self.find_orders([item.sale.orderId for item in look])
-        finishing: list[tuple[_Pending, str, str | None]] = []
+        finishing: list[tuple[Pending, str, str | None]] = []
         for item in look:
             if item.sale.orderId in found:
                 order_id, summary_id = found[item.sale.orderId]
@@ -152,12 +144,12 @@ class SalePoster:
                 finishing.append((item, order_id, summary_id))
             else:
                 fresh.append(item)
-        await self._finish_all(finishing, outcome)
+        await self.finisher.finish_all(finishing, outcome)
         return fresh
 
-    async def _post_round(self, pending: list[_Pending], outcome: Outcome) -> list[_Pending]:
+    async def _post_round(self, pending: list[Pending], outcome: Outcome) -> list[Pending]:
         """Build every pending sale's graph, send the ones that fit one request; return the ones that wait."""
-        built: list[tuple[_Pending, SaleGraph, tuple[str, ...]]] = []
+        built: list[tuple[Pending, SaleGraph, tuple[str, ...]]] = []
         for item in pending:
             try:
                 graph, skus = await self._build(item.sale)
@@ -196,7 +188,7 @@ class SalePoster:
                 self.cache.forget_products(graph.created_products)  # they may exist now: look them up again
                 outcome.fail(item.job, exc)
             return waiting
-        committed: list[tuple[_Pending, str, str | None]] = []
+        committed: list[tuple[Pending, str, str | None]] = []
         rolled_back: list[str] = []
         for (item, graph, skus), result in zip(batch, results, strict=True):
             try:
@@ -206,7 +198,7 @@ class SalePoster:
                     rolled_back.append(item.sale.orderId)
                 outcome.fail(item.job, exc)
         await self._remember_rolled_back(rolled_back)
-        await self._finish_all(committed, outcome)
+        await self.finisher.finish_all(committed, outcome)
         return waiting
 
     async def _remember_rolled_back(self, order_ids: list[str]) -> None:
@@ -220,98 +212,6 @@ class SalePoster:
         if len(self.rolled_back) + len(notes) > ROLLED_BACK_KEPT:  # forgetting only means waiting the settle window
             self.rolled_back.clear()
         self.rolled_back.update(notes)
-
-    async def _finish_all(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome) -> None:
-        """OrderSummary per sale (noted first), then the batch's take-with fulfilment, then the sale record."""
-        summarized: list[tuple[_Pending, str, str | None]] = []
-        known: dict[str, dict[str, Any]] = {}  # org_flow: summary rows read by the check, by summary Id
-        if self.from_flow:
-            try:
-                items = await self._check_flow(items, outcome, known)
-            except Exception as exc:  # the look-up failed: the batch tries again
-                for item, _, _ in items:
-                    outcome.fail(item.job, exc)
-                return
-
-        async def summarize(item: _Pending, order_id: str, summary_id: str | None) -> None:
-            try:
-                async with self.summary_slots:
-                    if not outcome.holds(item.job):
-                        return  # the lease was lost: its new holder finds the Order and finishes
-                    summarized.append((item, order_id, summary_id or await self._summary(item.sale, order_id)))
-            except Exception as exc:
-                outcome.fail(item.job, exc)
-
-        calls = [item.sale.orderId for item, _, summary_id in items if summary_id is None]
-        if calls:
-            try:  # the OrderSummary call is an outside effect too: noted first, so a lost answer is looked up
-                await self.effects.note(SALE_EFFECT, calls)
-            except Exception as exc:
-                for item, _, _ in items:
-                    outcome.fail(item.job, exc)
-                return
-        async with asyncio.TaskGroup() as group:
-            for item, order_id, summary_id in items:
-                group.create_task(summarize(item, order_id, summary_id))
-        try:  # fence before the fulfilment calls, as before the graph: a lost lease starts no further call
-            taking = [item.job for item, _, _ in summarized if self.fulfiller.wants(item.sale)]
-            lost = {job.id for job in taking} - {job.id for job in await outcome.confirm(taking)} if taking else set()
-            summarized = [s for s in summarized if s[0].job.id not in lost]
-            failed = await self.fulfiller.fulfil([(item.sale, summary_id) for item, _, summary_id in summarized],
-                                                 known)
-        except Exception as exc:
-            failed = {item.sale.orderId: exc for item, _, _ in summarized}
-        for item, order_id, summary_id in summarized:
-            try:
-                if item.sale.orderId in failed:
-                    raise failed[item.sale.orderId]
-                await self._finish(item.sale, order_id, summary_id, item.bound)
-                outcome.complete(item.job)
-            except Exception as exc:
-                outcome.fail(item.job, exc)
-
-    async def _check_flow(self, items: list[tuple[_Pending, str, str | None]], outcome: Outcome,
-                          known: dict[str, dict[str, Any]]) -> list[tuple[_Pending, str, str | None]]:
-        """org_flow: the summaries the org's flow made, in one SOQL per 200 (their rows go to ``known`` for the
-        take-with step); a sale whose summary is missing waits out the grace period (retried), then keeps ``None``
-        so the Connect call creates it (reported)."""
-        unknown = {item.sale.orderId: order_id for item, order_id, summary_id in items if summary_id is None}
-        if not unknown:
-            return items
-        rows = await find_summaries(self.salesforce, list(unknown.values()))
-        known.update({str(row["Id"]): row for row in rows.values()})
-        summaries = {order_id: str(row["Id"]) for order_id, row in rows.items()}
-        sent = await self.store.effects_started(SALE_EFFECT, list(unknown))
-        check = plan_flow_check(unknown, summaries, sent, datetime.now(UTC), self.grace)
-        kept: list[tuple[_Pending, str, str | None]] = []
-        for item, order_id, summary_id in items:
-            key = item.sale.orderId
-            if key in check.waiting:
-                item.bound.info("order_summary_flow_pending", order_id=order_id, wait_s=round(check.waiting[key], 2))
-                outcome.fail(item.job, pending_error(check.waiting[key]))
-                continue
-            if key in check.create:
-                item.bound.warning("order_summary_flow_missing", order_id=order_id,
-                                   waited_s=round(check.create[key], 1))
-                self.metrics.summary_fallbacks.inc()
-            kept.append((item, order_id, summary_id or check.found.get(key)))
-        return kept
-
-    async def _summary(self, sale: PosSale, order_id: str) -> str | None:
-        try:
-            answer = await self.salesforce.connect(SUMMARY_PATH, {
-                "orderId": order_id, "orderLifeCycleType": "MANAGED", "name": sale.orderId})
-        except PermanentError as exc:
-            if self.from_flow and exc.code == "DUPLICATE_VALUE":  # the flow made it meanwhile: found next attempt
-                raise TransientError("salesforce", str(exc), code=exc.code) from exc
-            raise
-        return str(answer.get("orderSummaryId") or "") or None
-
-    async def _finish(self, sale: PosSale, order_id: str, summary_id: str | None, bound: Any) -> None:
-        await self.store.sale_put(SaleRecord(pos_order_id=sale.orderId, order_id=order_id,
-                                             order_summary_id=summary_id))
-        self.metrics.sales_posted.inc()
-        bound.info("sale_posted", order_id=order_id, order_summary_id=summary_id)
 
     async def find_orders(self, references: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """Orders posted for these POS order ids: {reference: (Order Id, OrderSummary Id | None)}; two SOQL."""
@@ -363,9 +263,3 @@ class SalePoster:
         bound.info("sale_graph_committed", order_id=order_id, nodes=len(graph.nodes))
         return order_id
 
-
-@dataclass
-class _Pending:
-    job: Job
-    sale: PosSale
-    bound: Any

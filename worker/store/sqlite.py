@@ -128,6 +128,11 @@ class SqliteStore:
     # -- plumbing ------------------------------------------------------------------------------------
     async def _locked(self, fn: Callable[[Db], Awaitable[T]], write: bool) -> T:
         async with self._lock:
+            if self._db is None and self._group:  # closed: the waiting enqueues hear it too, never wait forever
+                taken, self._group, self._group_task = self._group, [], None
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(RuntimeError("SQLite store is not open"))
             db = self.db
             if self._group:  # waiting webhook commits go first, in a transaction of their own
                 await self._commit_group(db)
@@ -239,7 +244,7 @@ class SqliteStore:
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieved)
         self._group.append((rows, done))
-        if self._group_task is None or self._group_task.done():  # someone must take a turn if nobody else does
+        if self._group_task is None or self._group_task.done():  # no scheduled turn will still take this group
             task = asyncio.ensure_future(self._locked(_nothing, False))
             self._inflight.add(task)
             task.add_done_callback(self._settled)
@@ -249,6 +254,7 @@ class SqliteStore:
     async def _commit_group(self, db: Db) -> None:
         """Under the lock: one transaction for every waiting enqueue; each hears its count or the error."""
         taken, self._group = self._group, []
+        self._group_task = None  # an enqueue joining from now on is not in ``taken``: it must schedule a turn
 
         async def go(db: Db) -> list[int]:
             return [max((await db.executemany(ENQUEUE_SQL, rows)).rowcount, 0) for rows, _ in taken]

@@ -52,11 +52,12 @@ async def test_latency_by_kind_delays_only_that_kind(sf: Client) -> None:
     assert status == 200
     started = time.monotonic()
     await sf.query("SELECT Id FROM Account LIMIT 1")
-    slow = time.monotonic() - started
-    started = time.monotonic()
+    assert time.monotonic() - started >= 0.3  # a lower bound the added sleep guarantees, not a speed claim
     status, _, _ = await sf.call("GET", f"{V}/limits")
-    fast = time.monotonic() - started
-    assert status == 200 and slow >= 0.3 and fast < 0.3
+    assert status == 200
+    # the other kinds keep latency_ms (0): read from the emulator's decision, not timed on a shared machine
+    assert sf.emu.faults.latency_seconds(f"{V}/limits", "limits") == 0.0
+    assert sf.emu.faults.latency_seconds(f"{V}/query", "query") == 0.3
     status, body = await sf.admin("POST", "faults", {"latency_ms_by_kind": {"graph": 100}})
     assert status == 400 and "latency_ms_by_kind" in body["error"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import zlib
 from typing import Any
 
 import pytest
@@ -148,13 +149,14 @@ async def test_parallel_lanes_deliver_orders_side_by_side_and_each_order_in_sequ
     precedes its ORDER_UPDATE; parallelism outside 1..256 is refused with a 400 naming the field."""
     in_flight, peak = 0, 0
     seen: list[tuple[str, str]] = []
+    gate = asyncio.Event()  # deliveries are held until every event is queued: the peak does not hang on timing
 
     async def slow(request: web.Request) -> web.Response:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         body = await request.json()
-        await asyncio.sleep(0.05)
+        await gate.wait()
         seen.append((request.match_info["name"], body["orderId"]))
         in_flight -= 1
         return web.json_response({"status": "OK"})
@@ -172,6 +174,11 @@ async def test_parallel_lanes_deliver_orders_side_by_side_and_each_order_in_sequ
         sales = [await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"}) for _ in range(12)]
         for sale in sales:
             await admin(http, pos, "POST", f"sales/{sale['orderId']}/update", {"orderStatus": "FULFILLED"})
+        for _ in range(100):  # let each lane's first delivery reach the receiver (a bound, not a timing claim)
+            if in_flight == min(4, len({zlib.crc32(s["orderId"].encode()) % 4 for s in sales})):
+                break
+            await asyncio.sleep(0.01)
+        gate.set()
         await pos.state.webhooks.drain()
     finally:
         await runner.cleanup()
@@ -181,3 +188,38 @@ async def test_parallel_lanes_deliver_orders_side_by_side_and_each_order_in_sequ
         assert kinds == ["ORDER", "ORDER_UPDATE"]
     async with http.post(f"{pos.url}/__admin/webhooks", json={"urls": {}, "parallelism": 0}) as resp:
         assert resp.status == 400 and "parallelism" in await resp.text()
+
+
+async def test_raising_parallelism_mid_stream_keeps_each_orders_events_in_sequence(pos: RunningPos, http) -> None:
+    """Lanes grown while an order's ORDER is still queued: its ORDER_UPDATE follows it in the same lane instead of
+    overtaking it on a new one."""
+    seen: list[tuple[str, str]] = []
+    gate = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:
+        seen.append((request.match_info["name"], (await request.json())["orderId"]))  # recorded on arrival
+        await gate.wait()
+        return web.json_response({"status": "OK"})
+
+    app = web.Application()
+    app.router.add_post("/held/{name}", held)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        urls = {n: f"http://127.0.0.1:{runner.addresses[0][1]}/held/{n}" for n in ENDPOINTS}
+        await admin(http, pos, "POST", "webhooks", {"urls": urls, "parallelism": 1})
+        sales = [await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"}) for _ in range(8)]
+        await admin(http, pos, "POST", "webhooks", {"urls": urls, "parallelism": 8})
+        for sale in sales:
+            await admin(http, pos, "POST", f"sales/{sale['orderId']}/update", {"orderStatus": "FULFILLED"})
+        for _ in range(20):  # give any lane that (wrongly) holds an update the chance to send it first
+            await asyncio.sleep(0.01)
+        gate.set()
+        await pos.state.webhooks.drain()
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 16
+    for sale in sales:
+        assert [name for name, order in seen if order == sale["orderId"]] == ["ORDER", "ORDER_UPDATE"]

@@ -10,6 +10,7 @@ import pytest
 
 from worker.config import Config
 from worker.config_load import parse_config
+from worker.errors import OutcomeUnknown, salesforce_error
 from worker.flows.effects import SETTLING, Effects
 from worker.flows.sale_fulfilment import (
     FO_EFFECT,
@@ -262,3 +263,20 @@ async def test_rows_read_just_before_serve_only_sales_never_noted() -> None:
     assert await fulfiller(org, store).fulfil([(sale("S2", "DEFAULT"), "1OsB")], stale) == {}
     assert any("FROM OrderSummary" in q for q in org.queries) and org.creates == []
     assert org.patches == [[{"attributes": {"type": "FulfillmentOrder"}, "id": "0a3X", "Status": "Fulfilled"}]]
+
+
+async def test_a_4xx_create_multiple_answer_is_looked_up_not_dead_lettered() -> None:
+    """create-multiple answering 4xx ("Error with Output": its output may list FOs it did create) leaves each sale
+    of the request OutcomeUnknown (retried, looked up first), never a permanent error that dead-letters sales
+    whose FO exists."""
+    org = FakeOrg({"1OsA": summary_row("1OsA"), "1OsB": summary_row("1OsB")}, {"256": "131L"})
+    real = org.connect
+
+    async def refusing(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        await real(path, body)  # the FOs are created, then the request answers 400
+        raise salesforce_error(400, [{"errorCode": "INVALID_API_INPUT", "message": "one input was refused"}])
+
+    org.connect = refusing  # type: ignore[method-assign]
+    errors = await fulfiller(org).fulfil([(sale("S1", "DEFAULT"), "1OsA"), (sale("S2", "DEFAULT"), "1OsB")])
+    assert sorted(errors) == ["S1", "S2"] and all(isinstance(e, OutcomeUnknown) for e in errors.values())
+    assert org.patches == []
