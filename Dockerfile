@@ -22,9 +22,13 @@ RUN python -m venv /opt/build \
     && python -m venv --without-pip /opt/oms-worker \
     && /opt/build/bin/pip --python /opt/oms-worker/bin/python install --require-hashes --only-binary=:all: \
         -r requirements/runtime.txt
-# Only the worker package: the wheel built from here cannot contain the emulator.
+# Only the worker package: the wheel built from here cannot contain the emulator. The Pub/Sub API stubs
+# (worker/_pubsub_pb, not in git) are generated here by grpcio-tools from build.txt, which stays in this stage.
 COPY pyproject.toml README.md ./
 COPY worker ./worker
+COPY proto ./proto
+RUN /opt/build/bin/python proto/generate.py \
+    && /opt/oms-worker/bin/python -c "import sys; sys.path.insert(0, '.'); from worker._pubsub_pb import pubsub_api_pb2_grpc"
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
     && /opt/build/bin/pip --python /opt/oms-worker/bin/python install --no-deps /tmp/wheels/oms_worker-*.whl
 
@@ -55,7 +59,7 @@ COPY --from=build /opt/oms-worker /opt/oms-worker
 COPY config/worker.example.yaml /etc/oms-worker/config.yaml
 # Smoke: the CLI starts (--version once the CLI has it) and neither the emulator nor its parser is installed.
 RUN (oms-worker --version 2>/dev/null || oms-worker --help >/dev/null) \
-    && python -c "import worker.app, worker.server" \
+    && python -c "import worker.app, worker.server, worker._pubsub_pb.pubsub_api_pb2_grpc" \
     && ! python -c "import lark" 2>/dev/null \
     && ! python -c "import emulator" 2>/dev/null
 USER 10001:10001
