@@ -38,6 +38,13 @@ class Config(Frozen):
             raise ValueError(f"auth.private_key_file: no readable file at {a.private_key_file}")
         return self
 
+    @model_validator(mode="after")
+    def _plaintext_pubsub(self) -> Config:
+        if not self.worker.stream.pubsub.tls and not self.salesforce.allow_insecure_local:
+            raise ValueError("worker.stream.pubsub.tls: false (plaintext gRPC) needs salesforce.allow_insecure_local: "
+                             "true; it is for the local emulator only")
+        return self
+
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log redactor can mask them wherever they appear."""
         found: list[str] = []
