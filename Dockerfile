@@ -2,7 +2,7 @@
 # oms-worker image. Targets:
 #   runtime (default, the last stage): the worker alone, production. No emulator, no lark, no pip/setuptools,
 #            no compiler; numeric non-root user 10001:10001; no HEALTHCHECK (Kubernetes probes /healthz, /readyz).
-#   emulator: the local Salesforce + POS emulator, for deploy/compose.yaml only.
+#   emulator: the local Salesforce + POS emulator (Pub/Sub API on 18083), for deploy/compose.yaml only.
 # Python packages come from the hash-locked files in requirements/ (`make lock` regenerates them).
 #
 # Base image: python:3.11-slim = 3.11.16-slim (Debian 13 "trixie"), pinned by its multi-platform index digest (as
@@ -42,9 +42,9 @@ ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/oms-worker/bin:$PATH 
 COPY --from=emulator-build /opt/oms-worker /opt/oms-worker
 COPY emulator /opt/emulator/emulator
 USER 10001:10001
-EXPOSE 18081 18082
+EXPOSE 18081 18082 18083
 ENTRYPOINT ["python", "-m", "emulator"]
-CMD ["--host", "0.0.0.0", "--sf-port", "18081", "--pos-port", "18082", "--seed", "demo"]
+CMD ["--host", "0.0.0.0", "--sf-port", "18081", "--pos-port", "18082", "--pubsub-port", "18083", "--seed", "demo"]
 
 # --- runtime (default): production ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
