@@ -105,6 +105,7 @@ class PubSubStream:
         self._schemas: dict[str, Any] = {}
         self._topic_checked = False
         self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
+        self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
         self._reconcile = False  # an invalid replay id was refused: reconcile once the LATEST subscription stands
         self._wake = asyncio.Event()  # commits freed the window
         self._last_activity = time.monotonic()
@@ -154,7 +155,8 @@ class PubSubStream:
                     if self._used is not None:
                         await self._tokens.invalidate(self._used)
                 elif action is Action.INVALID_REPLAY:
-                    log.warning("stream_invalid_replay", channel=self.channel, error=reason)
+                    log.warning("stream_invalid_replay", channel=self.channel, transport="pubsub",
+                                replay_id=replay_text(self._from), error=reason)
                     self._preset, self._reconcile, at_once = pb.ReplayPreset.LATEST, True, True
                 elif action is Action.REFUSED:
                     log.error("stream_refused", channel=self.channel, error=reason)
@@ -196,8 +198,9 @@ class PubSubStream:
             call = stub.Subscribe(metadata=md)
             self.window.resubscribed()
             first = pb.FetchRequest(topic_name=self.channel, num_requested=self.window.next_request())
-            if isinstance(stored, bytes) and not self._reconcile:
-                first.replay_preset, first.replay_id = pb.ReplayPreset.CUSTOM, stored
+            self._from = stored if isinstance(stored, bytes) and not self._reconcile else None
+            if self._from is not None:
+                first.replay_preset, first.replay_id = pb.ReplayPreset.CUSTOM, self._from
             else:
                 first.replay_preset = self._preset
             await call.write(first)
