@@ -191,7 +191,8 @@ def create_sf_app(settings: SfEmulatorSettings | None = None) -> web.Application
     app[SF_KEY] = emu
     add_oauth_routes(app, emu.tokens, lambda request: f"{request.scheme}://{request.host}")
     emu.cometd = add_cometd_routes(app, emu.bus, emu.tokens, settings.cometd)
-    emu.pubsub = PubSubServer(emu.bus, emu.tokens, settings.pubsub)  # listens once start_sf_emulator starts it
+    # listens once start_sf_emulator starts it; counts its RPCs under pubsub_* in /__admin/counters
+    emu.pubsub = PubSubServer(emu.bus, emu.tokens, settings.pubsub, count=emu.counters.count)
     add_admin_routes(app, emu)
     app.router.add_route("*", "/services/data{tail:.*}", _data_handler)
 

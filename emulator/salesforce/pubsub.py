@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +74,12 @@ class _Stream:
 class PubSubServer:
     """The Pub/Sub API over an event bus and a token store; ``start``/``stop`` run the grpc.aio server."""
 
-    def __init__(self, bus: EventBus, tokens: TokenStore, settings: PubSubSettings) -> None:
+    def __init__(self, bus: EventBus, tokens: TokenStore, settings: PubSubSettings,
+                 count: Callable[[str, int], None] | None = None) -> None:
         self.bus = bus
         self.tokens = tokens
         self.settings = settings
+        self.count: Callable[[str, int], None] = count or (lambda kind, n: None)  # admin counters, kind pubsub_*
         self.target: str | None = None
         self._server: grpc.aio.Server | None = None
         self._streams: set[_Stream] = set()
@@ -204,6 +207,7 @@ class PubSubServer:
             batch = pending[:count]
             schema = TOPIC_SCHEMAS[stream.topic]
             stream.cursor, stream.cursor_at = batch[-1].replay_id, batch[-1].published_at
+            self.count("pubsub_events_delivered", count)
             return pb.FetchResponse(events=[_consumer_event(e, schema) for e in batch],
                                     latest_replay_id=w.encode_replay_id(stream.cursor, stream.cursor_at),
                                     rpc_id=stream.rpc_id, pending_num_requested=stream.credit.owed)
@@ -243,6 +247,7 @@ class _Servicer(pb_grpc.PubSubServicer):
 
     async def GetTopic(self, request: pb.TopicRequest, context: _Context) -> pb.TopicInfo:
         rpc_id = str(uuid.uuid4())
+        self.server.count("pubsub_get_topic", 1)
         try:
             self.server.authenticate(context.invocation_metadata())
             schema = self.server.topic_schema(request.topic_name)
@@ -255,6 +260,7 @@ class _Servicer(pb_grpc.PubSubServicer):
 
     async def GetSchema(self, request: pb.SchemaRequest, context: _Context) -> pb.SchemaInfo:
         rpc_id = str(uuid.uuid4())
+        self.server.count("pubsub_get_schema", 1)
         try:
             self.server.authenticate(context.invocation_metadata())
             if not request.schema_id.strip():
@@ -275,18 +281,20 @@ class _Servicer(pb_grpc.PubSubServicer):
     # The read/write form of a grpc.aio stream handler (context.read / context.write), not an async generator.
     async def Subscribe(self, request_iterator: Any, context: _Context) -> None:  # type: ignore[override]
         rpc_id = str(uuid.uuid4())
+        self.server.count("pubsub_subscribe", 1)
         try:
             token = self.server.authenticate(context.invocation_metadata())
             first = await context.read()
             if first is grpc.aio.EOF:
                 return
+            self.server.count("pubsub_fetch_request", 1)
             stream = self.server.open_stream(first, token, rpc_id)
         except w.PubSubError as error:
             await _abort(context, error, rpc_id)
             return
         try:
             async with asyncio.TaskGroup() as group:
-                reader = group.create_task(_read_requests(context, stream))
+                reader = group.create_task(_read_requests(context, stream, self.server.count))
                 ending = await self._serve(context, stream)
                 reader.cancel()
         finally:
@@ -314,12 +322,13 @@ class _Servicer(pb_grpc.PubSubServicer):
                 await asyncio.wait_for(stream.wake.wait(), max(0.0, min(until_keepalive, _AUTH_RECHECK_SECONDS)))
 
 
-async def _read_requests(context: _Context, stream: _Stream) -> None:
+async def _read_requests(context: _Context, stream: _Stream, count: Callable[[str, int], None]) -> None:
     """Add each later FetchRequest's credit; a bad one ends the stream through ``stream.fail``."""
     while True:
         request = await context.read()
         if request is grpc.aio.EOF:
             return
+        count("pubsub_fetch_request", 1)
         if request.topic_name and request.topic_name != stream.topic:
             stream.fail(w.topic_mismatch(stream.topic, request.topic_name))
             return

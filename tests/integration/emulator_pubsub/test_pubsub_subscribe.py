@@ -114,3 +114,19 @@ async def test_keepalive_of_a_stream_without_credit_keeps_the_position_of_undeli
     keepalive = await read(call)
     assert not keepalive.events and keepalive.latest_replay_id == event.replay_id
     assert positions([event]) == ids[:1]
+
+
+async def test_admin_api_shows_the_flow_window_and_counts_the_calls(org: PubSubOrg) -> None:
+    """GET /__admin/pubsub shows what a stream is still owed; /__admin/counters counts Pub/Sub calls apart from REST."""
+    org.publish()
+    org.publish()
+    await org.stub.GetTopic(pb.TopicRequest(topic_name=FO_TOPIC), metadata=org.metadata())
+    call = await org.subscribe(replay_preset=pb.EARLIEST, num_requested=5)
+    await read_events(call, 2)
+    (stream,) = (await org.admin("GET", "pubsub"))["streams"]
+    assert stream["topic"] == FO_TOPIC and stream["owed"] == 3
+    counters = await org.admin("GET", "counters")
+    kinds = counters["by_kind"]
+    assert kinds["pubsub_get_topic"] == 1 and kinds["pubsub_subscribe"] == 1
+    assert kinds["pubsub_fetch_request"] == 1 and kinds["pubsub_events_delivered"] == 2
+    assert counters["total"] == 0

@@ -7,6 +7,8 @@ import json
 import grpc
 import pytest
 from fastavro import parse_schema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.salesforce.events import FO_STATUS_CHANNEL, EventBus, schema_id
 from emulator.salesforce.pubsub_avro import (
@@ -132,3 +134,15 @@ def test_bus_pages_after_a_position_and_remembers_purges() -> None:
     restored = EventBus()
     restored.load_state(json.loads(json.dumps(bus.to_state())))
     assert restored.purged_before == 103.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=40), last=st.integers(min_value=0, max_value=2**40))
+def test_any_bytes_as_custom_replay_id_are_accepted_or_refused_as_corrupted(data: bytes, last: int) -> None:
+    """Whatever bytes a client sends as a CUSTOM replay id, the server accepts them or refuses replayid.corrupted."""
+    error = replay_refusal(decode_replay_id(data), last_position=last, now=NOW, retention_seconds=3 * DAY,
+                           purged_before=0.0)
+    assert error is None or error.code == "subscription.fetch.replayid.corrupted"
+    if error is None:
+        decoded = decode_replay_id(data)
+        assert decoded is not None and decoded.position <= last
