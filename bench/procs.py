@@ -36,7 +36,12 @@ def start_emulators(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, s
     return proc, json.loads(line)
 
 
-def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int) -> Path:
+def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int, *, transport: str = "cometd",
+                pubsub_target: str | None = None, name: str = "worker.yaml") -> Path:
+    """The worker's config on ``transport`` (cometd, or pubsub at the emulator's plaintext ``pubsub_target``)."""
+    stream: dict[str, object] = {"transport": transport}
+    if transport == "pubsub":
+        stream["pubsub"] = {"target": pubsub_target, "tls": False}
     raw = {
         "salesforce": {
             "UrlBase": sf_url, "Username": "integration@example.com", "Password": "demo-password",
@@ -52,9 +57,9 @@ def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int) -> Path:
         "worker": {"store_url": f"sqlite:///{workdir / 'state.db'}", "http": {"host": "127.0.0.1", "port": port},
                    "webhook": {"api_key": WEBHOOK_KEY}, "reconcile": {"interval_seconds": 3600},
                    "concurrency": {"import_batch_size": 200, "import_workers": 4, "posting_workers": 16},
-                   "log_level": "WARNING", "log_format": "json"},
+                   "stream": stream, "log_level": "WARNING", "log_format": "json"},
     }
-    path = workdir / "worker.yaml"
+    path = workdir / name
     path.write_text(yaml.safe_dump(raw))
     return path
 

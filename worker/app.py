@@ -118,7 +118,8 @@ async def serve(
                         on_enqueued=notify["fo_import"], heartbeat=health.beater("stream"),
                         on_committed=stream.committed)
         cc, window = wc.concurrency, wc.concurrency.batch_window_ms / 1000
-        # (handler, batch size, concurrent batches, batch window): FO events already arrive in stream batches.
+        # (handler, batch size, concurrent batches, batch window): FO events already arrive in stream batches
+        # (measured for Pub/Sub too: a 20 ms import window saved no calls per FO and added its 20 ms of latency).
         handlers: list[tuple[Handler, int, int, float]] = [
             (FulfillmentImporter(store, sf, pos, config.salesforce, metrics), cc.import_batch_size,
              cc.import_workers, 0.0),
