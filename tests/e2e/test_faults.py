@@ -182,16 +182,19 @@ async def test_invalid_replay_after_long_outage_reconciles_the_lost_events(tmp_p
                 ("CUSTOM", replay_text(stored)), ("LATEST", None)]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_orders_allocated_while_the_stream_resubscribes_after_an_invalid_replay_are_not_lost(
-        tmp_path: Path) -> None:
-    """FOs allocated around the invalid-replay sweep and resubscribe are all imported, with no periodic sweep."""
-    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}}
+        tmp_path: Path, transport: str) -> None:
+    """FOs allocated around the invalid-replay sweep and resubscribe are all imported, with no periodic sweep.
+    (Pub/Sub: the sweep waits for the LATEST subscription's first answer, up to 5 s, with FOs allocated all along.)"""
+    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}, "transport": transport}
     async with emulators() as stack:
         async with worker(stack, tmp_path, **no_sweeps):
             fos = await new_orders(stack, 3)
             await wait_imported(stack, fos, "orders imported before the outage")
         await stack.sf_admin("POST", "events/purge", {"older_than_seconds": 0})
-        # Every CometD call takes 0.4 s: the refusal, the sweep and the resubscribe are spread over time.
+        # Every CometD call takes 0.4 s: the refusal, the sweep and the resubscribe are spread over time. (The
+        # emulator's latency fault is HTTP only; a gRPC subscription has no acknowledgement to slow down.)
         await stack.sf_admin("POST", "faults", {"latency_ms": 400, "paths": ["/cometd"]})
         stop = asyncio.Event()
 
