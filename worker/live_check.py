@@ -112,7 +112,7 @@ def preflight_checks(config: Config, sf: SetupApi, pos: Pingable, tokens: TokenP
     async def channel() -> str:
         stream = config.worker.stream
         if stream.transport == "pubsub":
-            from worker.salesforce.pubsub import probe_topic  # grpc is imported only for this transport
+            from worker.salesforce.pubsub_rpc import probe_topic  # grpc is imported only for this transport
 
             return f"transport pubsub: {await probe_topic(sfc, tokens, stream.pubsub, stream.channel)}"
         await probe_subscription(sfc, tokens, stream.channel)

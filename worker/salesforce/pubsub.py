@@ -39,22 +39,23 @@ from worker._pubsub_pb import pubsub_api_pb2 as pb
 from worker._pubsub_pb import pubsub_api_pb2_grpc as pb_grpc
 from worker.config import SalesforceConfig
 from worker.config.worker_section import PubSubConfig
-from worker.errors import PermanentError, TransientError
+from worker.errors import PermanentError
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import Token, TokenProvider
 from worker.salesforce.cometd import describe_error
-from worker.salesforce.pubsub_flow import ERROR_CODE_TRAILER, Action, FlowWindow, classify, record_payload, replay_text
+from worker.salesforce.pubsub_flow import Action, FlowWindow, classify, record_payload, replay_text
+from worker.salesforce.pubsub_rpc import error_code, metadata, open_channel
 from worker.salesforce.stream import (
     OPEN_TIMEOUT,
     STORE_RETRY,
     STREAM_RETRY,
     CursorUnavailable,
+    SeenIds,
     StreamEvent,
     StreamStatus,
-    _Seen,
 )
 
-__all__ = ["PubSubStream", "probe_topic"]
+__all__ = ["PubSubStream"]
 
 log = structlog.get_logger(__name__)
 CursorGetter = Callable[[str], Awaitable[int | bytes | None]]
@@ -63,28 +64,6 @@ FIRST_ANSWER_WAIT = 5.0  # after an invalid replay id: how long to wait for the 
 
 class _Reopen(Exception):
     """The subscription must be reopened for a reason of our own (silence, the server ended the stream)."""
-
-
-def metadata(token: Token) -> tuple[tuple[str, str], ...]:
-    if not token.org_id:
-        raise PermanentError("salesforce", "the token answer has no identity URL (id) naming the org: no tenantid")
-    return (("accesstoken", token.access_token), ("instanceurl", token.instance_url), ("tenantid", token.org_id))
-
-
-def error_code(exc: grpc.aio.AioRpcError) -> str | None:
-    """The Pub/Sub ``error-code`` trailer of a failed call."""
-    for key, value in exc.trailing_metadata() or ():
-        if key == ERROR_CODE_TRAILER:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
-
-
-def open_channel(settings: PubSubConfig, sf: SalesforceConfig) -> grpc.aio.Channel:
-    options = [("grpc.keepalive_time_ms", 60_000), ("grpc.max_receive_message_length", 32 * 1024 * 1024)]
-    if not settings.tls:
-        return grpc.aio.insecure_channel(settings.target, options=options)
-    roots = sf.ca_file.read_bytes() if sf.ca_file is not None else None
-    return grpc.aio.secure_channel(settings.target, grpc.ssl_channel_credentials(roots), options=options)
 
 
 class PubSubStream:
@@ -133,7 +112,7 @@ class PubSubStream:
     # ---- the endless iterator ----------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Events (and keepalive cursors) in stream order, forever; reopens as the module docstring says."""
-        seen = _Seen()
+        seen = SeenIds()
         failures = store_failures = 0
         token_refreshed = False
         while True:
@@ -181,7 +160,7 @@ class PubSubStream:
             self._wake.clear()
             await self._wake.wait()
 
-    async def _subscription(self, seen: _Seen) -> AsyncIterator[StreamEvent]:
+    async def _subscription(self, seen: SeenIds) -> AsyncIterator[StreamEvent]:
         await self._drained()
         try:
             stored = await self._cursor.get_cursor(self.cursor_key)
@@ -272,7 +251,7 @@ class PubSubStream:
             finally:
                 waker.cancel()
 
-    async def _items(self, stub: Any, md: Any, response: Any, seen: _Seen) -> AsyncIterator[StreamEvent]:
+    async def _items(self, stub: Any, md: Any, response: Any, seen: SeenIds) -> AsyncIterator[StreamEvent]:
         """One FetchResponse -> events (and, for an empty one, its latest replay id as a cursor-only item)."""
         fresh: list[StreamEvent] = []
         for consumer in response.events:
@@ -329,24 +308,3 @@ class PubSubStream:
         if not info.can_subscribe:
             raise PermanentError("salesforce", f"Pub/Sub topic {self.channel} does not allow subscribing")
         self._topic_checked = True
-
-
-async def probe_topic(sf: SalesforceConfig, tokens: TokenProvider, settings: PubSubConfig, channel: str) -> str:
-    """``GetTopic`` and its schema (check-config --live); a clear error when refused or unreachable."""
-    grpc_channel = open_channel(settings, sf)
-    try:
-        md = metadata(await tokens.token())
-        stub = pb_grpc.PubSubStub(grpc_channel)
-        info = await stub.GetTopic(pb.TopicRequest(topic_name=channel), metadata=md, timeout=OPEN_TIMEOUT)
-        if not info.can_subscribe:
-            raise PermanentError("salesforce", f"Pub/Sub topic {channel} does not allow subscribing")
-        await stub.GetSchema(pb.SchemaRequest(schema_id=info.schema_id), metadata=md, timeout=OPEN_TIMEOUT)
-        return f"Pub/Sub topic {channel} at {settings.target} (schema {info.schema_id})"
-    except grpc.aio.AioRpcError as exc:
-        code = error_code(exc)
-        what = f"{exc.code().name}{' ' + code if code else ''}: {(exc.details() or '')[:200]}"
-        if classify(exc.code().name, code) is Action.REOPEN:
-            raise TransientError("salesforce", f"Pub/Sub API unreachable ({what})") from None
-        raise PermanentError("salesforce", f"Pub/Sub API refused ({what})") from None
-    finally:
-        await grpc_channel.close(grace=None)

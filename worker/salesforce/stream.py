@@ -115,7 +115,7 @@ def parse_event(message: dict[str, Any]) -> StreamEvent | None:
     )
 
 
-class _Seen:
+class SeenIds:
     """Bounded memory of replay ids already yielded by one ``events()`` iteration."""
 
     def __init__(self, size: int = SEEN_WINDOW) -> None:
@@ -237,7 +237,7 @@ class FoEventStream:
     # ---- the endless iterator --------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Events in arrival order, forever; reopens transparently (see the module docstring)."""
-        seen = _Seen()
+        seen = SeenIds()
         failures = store_failures = 0
         while True:
             client: StreamClient | None = None
