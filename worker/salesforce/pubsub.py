@@ -253,12 +253,14 @@ class PubSubStream:
 
     async def _items(self, stub: Any, md: Any, response: Any, seen: SeenIds) -> AsyncIterator[StreamEvent]:
         """One FetchResponse -> events (and, for an empty one, its latest replay id as a cursor-only item)."""
-        fresh: list[StreamEvent] = []
+        decoded: list[StreamEvent] = []
         for consumer in response.events:
             replay_id = bytes(consumer.replay_id)
-            if not seen.add(replay_id):
-                continue
-            fresh.append(await self._event(stub, md, consumer, replay_id))
+            if replay_id not in seen:
+                decoded.append(await self._event(stub, md, consumer, replay_id))
+        # remembered only once the whole response is decoded: a failed GetSchema (the reopen replays the batch)
+        # must not leave events marked as delivered
+        fresh = [event for event in decoded if seen.add(event.replay_id)]
         # the server counts every event it sent; the window holds those the ingest will commit
         self.window.delivered(len(response.events), kept=sum(1 for event in fresh if not event.keepalive))
         self._show()

@@ -122,6 +122,9 @@ class SeenIds:
         self._ids: OrderedDict[int | bytes, None] = OrderedDict()
         self._size = size
 
+    def __contains__(self, replay_id: object) -> bool:
+        return replay_id in self._ids
+
     def add(self, replay_id: int | bytes) -> bool:
         if replay_id in self._ids:
             return False

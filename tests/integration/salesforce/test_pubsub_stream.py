@@ -60,6 +60,7 @@ class Scripted(pb_grpc.PubSubServicer):
     failures: list[tuple[grpc.StatusCode, str | None]] = field(default_factory=list)
     keepalive: bytes | None = None  # answer each request with only an empty keepalive naming this replay id
     silent: bool = False  # accept requests, never answer
+    schema_failures: int = 0  # the next GetSchema calls fail UNAUTHENTICATED (a token revoked mid-decode)
     tokens: set[str] = field(default_factory=lambda: {"good"})
     requests: list[Any] = field(default_factory=list)
     subscribes: int = 0
@@ -76,6 +77,10 @@ class Scripted(pb_grpc.PubSubServicer):
 
     async def GetSchema(self, request: Any, context: Any) -> Any:
         self.schema_calls += 1
+        if self.schema_failures:
+            self.schema_failures -= 1
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "revoked",
+                                trailing_metadata=(("error-code", "sfdc.platform.eventbus.grpc.service.auth.error"),))
         return pb.SchemaInfo(schema_id=request.schema_id, schema_json=json.dumps(SCHEMA))
 
     async def Subscribe(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:
@@ -294,3 +299,14 @@ async def test_a_silent_subscription_is_reopened_by_the_watchdog(server: tuple[S
         await asyncio.gather(task, return_exceptions=True)
         await iterator.aclose()
     assert stream.status.reconnects >= 2
+
+
+async def test_a_schema_fetch_failing_mid_batch_loses_no_event_of_that_batch(server: tuple[Scripted, str]) -> None:
+    """GetSchema refused while a batch is being decoded: the stream reopens from the stored replay id and every
+    event of that batch still arrives (none is remembered as delivered before it was)."""
+    servicer, target = server
+    servicer.backlog, servicer.schema_failures = 5, 1
+    tokens = Tokens("good")
+    got = await take(make(target, tokens, Cursor(), initial=-2), 5)
+    assert [e.replay_id for e in got] == [rid(n) for n in range(1, 6)]
+    assert servicer.schema_calls == 2 and servicer.subscribes == 2 and tokens.invalidated == 1
