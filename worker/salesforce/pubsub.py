@@ -86,6 +86,7 @@ class PubSubStream:
         self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
         self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
         self._reconcile = False  # an invalid replay id was refused: reconcile once the LATEST subscription stands
+        self._reader: asyncio.Future[Any] | None = None  # the pending read of the current subscription
         self._wake = asyncio.Event()  # commits freed the window
         self._last_activity = time.monotonic()
 
@@ -190,37 +191,40 @@ class PubSubStream:
             log.info("stream_subscribed", channel=self.channel, transport="pubsub",
                      replay_preset=pb.ReplayPreset.Name(first.replay_preset),
                      replay_from=replay_text(first.replay_id) if first.replay_id else None)
-            reader: asyncio.Future[Any] | None = None
             if self._reconcile:
-                reader = await self._reconcile_after_first_answer(call)
+                await self._reconcile_after_first_answer(call)
             while True:
-                if reader is None:
-                    reader = asyncio.ensure_future(call.read())
-                if not await self._wait(reader):
+                if self._reader is None:
+                    self._reader = asyncio.ensure_future(call.read())
+                if not await self._wait(self._reader):
                     await self._ask_more(call)
                     continue
-                response, reader = reader.result(), None
+                response, self._reader = self._reader.result(), None
                 if response is grpc.aio.EOF:
                     raise _Reopen("the server ended the stream")
                 self._activity()
                 async for item in self._items(stub, md, response, seen):
                     yield item
         finally:
+            reader, self._reader = self._reader, None
+            if reader is not None:  # a read still pending (or failed) when the subscription ends: reap it
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
             if call is not None:
                 call.cancel()
             with contextlib.suppress(Exception):
                 await channel.close(grace=None)
 
-    async def _reconcile_after_first_answer(self, call: Any) -> asyncio.Future[Any]:
+    async def _reconcile_after_first_answer(self, call: Any) -> None:
         """A refused replay id: resubscribed at LATEST; once the server answered (or after a short wait, as a
         subscription has no acknowledgement), reconcile. An FO reaching its status before that is in the
-        sweep's query; one after it arrives as an event."""
-        reader: asyncio.Future[Any] = asyncio.ensure_future(call.read())
-        await asyncio.wait({reader}, timeout=FIRST_ANSWER_WAIT)
+        sweep's query; one after it arrives as an event. The first answer stays in ``_reader`` for the loop."""
+        self._reader = asyncio.ensure_future(call.read())
+        await asyncio.wait({self._reader}, timeout=FIRST_ANSWER_WAIT)
         if self._on_invalid_replay is not None:
             await self._on_invalid_replay()
         self._reconcile = False
-        return reader
 
     async def _ask_more(self, call: Any) -> None:
         n = self.window.next_request()
