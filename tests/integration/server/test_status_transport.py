@@ -14,7 +14,8 @@ from .test_status import get
 
 
 async def test_pubsub_stream_shows_transport_replay_id_and_flow_window(serve: Any) -> None:
-    """A Pub/Sub stream: /status shows transport, last replay id (base64) and window; /metrics has the gauges."""
+    """A Pub/Sub stream: /status (JSON and the HTML page) shows transport, last replay id (base64) and window;
+    /metrics has the gauges."""
     served = await serve(health=Health(cache_seconds=0))
     board = served.app[STATUS]
     board.stream = StreamStatus(connected=True, last_message_at=time.time(), transport="pubsub",
@@ -28,6 +29,9 @@ async def test_pubsub_stream_shows_transport_replay_id_and_flow_window(serve: An
     assert 'oms_stream_transport{transport="pubsub"} 1.0' in metrics
     assert "oms_stream_flow_window 100.0" in metrics and "oms_stream_flow_requested 60.0" in metrics
     assert "oms_stream_flow_outstanding 40.0" in metrics
+    _, _, page = await get(served, "/status", accept="text/html")
+    assert "pubsub; subscribed: yes" in page and "last stored replay id: AAAAAAAAAAg=" in page
+    assert "flow control: 60 requested, 40 not yet stored (window 100)" in page
 
 
 async def test_cometd_stream_has_no_flow_window(serve: Any) -> None:
