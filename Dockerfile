@@ -2,7 +2,7 @@
 # oms-worker image. Targets:
 #   runtime (default, the last stage): the worker alone, production. No emulator, no lark, no pip/setuptools,
 #            no compiler; numeric non-root user 10001:10001; no HEALTHCHECK (Kubernetes probes /healthz, /readyz).
-#   emulator: the local Salesforce + POS emulator, for deploy/compose.yaml only.
+#   emulator: the local Salesforce + POS emulator (Pub/Sub API on 18083), for deploy/compose.yaml only.
 # Python packages come from the hash-locked files in requirements/ (`make lock` regenerates them).
 #
 # Base image: python:3.11-slim = 3.11.16-slim (Debian 13 "trixie"), pinned by its multi-platform index digest (as
@@ -22,9 +22,13 @@ RUN python -m venv /opt/build \
     && python -m venv --without-pip /opt/oms-worker \
     && /opt/build/bin/pip --python /opt/oms-worker/bin/python install --require-hashes --only-binary=:all: \
         -r requirements/runtime.txt
-# Only the worker package: the wheel built from here cannot contain the emulator.
+# Only the worker package: the wheel built from here cannot contain the emulator. The Pub/Sub API stubs
+# (worker/_pubsub_pb, not in git) are generated here by grpcio-tools from build.txt, which stays in this stage.
 COPY pyproject.toml README.md ./
 COPY worker ./worker
+COPY proto ./proto
+RUN /opt/build/bin/python proto/generate.py \
+    && /opt/oms-worker/bin/python -c "import sys; sys.path.insert(0, '.'); from worker._pubsub_pb import pubsub_api_pb2_grpc"
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
     && /opt/build/bin/pip --python /opt/oms-worker/bin/python install --no-deps /tmp/wheels/oms_worker-*.whl
 
@@ -38,9 +42,9 @@ ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/oms-worker/bin:$PATH 
 COPY --from=emulator-build /opt/oms-worker /opt/oms-worker
 COPY emulator /opt/emulator/emulator
 USER 10001:10001
-EXPOSE 18081 18082
+EXPOSE 18081 18082 18083
 ENTRYPOINT ["python", "-m", "emulator"]
-CMD ["--host", "0.0.0.0", "--sf-port", "18081", "--pos-port", "18082", "--seed", "demo"]
+CMD ["--host", "0.0.0.0", "--sf-port", "18081", "--pos-port", "18082", "--pubsub-port", "18083", "--seed", "demo"]
 
 # --- runtime (default): production ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -55,7 +59,7 @@ COPY --from=build /opt/oms-worker /opt/oms-worker
 COPY config/worker.example.yaml /etc/oms-worker/config.yaml
 # Smoke: the CLI starts (--version once the CLI has it) and neither the emulator nor its parser is installed.
 RUN (oms-worker --version 2>/dev/null || oms-worker --help >/dev/null) \
-    && python -c "import worker.app, worker.server" \
+    && python -c "import worker.app, worker.server, worker._pubsub_pb.pubsub_api_pb2_grpc" \
     && ! python -c "import lark" 2>/dev/null \
     && ! python -c "import emulator" 2>/dev/null
 USER 10001:10001

@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Hash-locked installs (requirements/, written by `make lock`): build.txt (pip, setuptools), dev.txt (the worker,
-# the emulator and the test tools), runtime.txt and emulator.txt (the Docker image's stages).
+# Hash-locked installs (requirements/, written by `make lock`): build.txt (pip, setuptools, grpcio-tools for the
+# Pub/Sub stubs), dev.txt (the worker, the emulator and the test tools), runtime.txt and emulator.txt (the Docker
+# image's stages).
 LOCK       := requirements
 UV_VERSION := 0.13.9
 # Resolved for the image's Python 3.11 on Linux; each pin lists the hashes of all its files (any CPU).
@@ -13,18 +14,24 @@ UV_VERSION := 0.13.9
 LOCK_FLAGS  = --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
               --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 
-.PHONY: install lock demo test lint typecheck unit integration e2e chaos bench emulator clean
+.PHONY: install proto lock demo test lint typecheck unit integration e2e chaos bench emulator clean
 
-$(STAMP): pyproject.toml $(LOCK)/build.txt $(LOCK)/dev.txt
+# The Pub/Sub API stubs (worker/_pubsub_pb, gitignored) are generated here from proto/pubsub_api.proto.
+$(STAMP): pyproject.toml $(LOCK)/build.txt $(LOCK)/dev.txt proto/pubsub_api.proto proto/generate.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11+) on PATH"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)/build.txt
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)/dev.txt
+	$(BIN)/python proto/generate.py --typed
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check || { echo "$(LOCK)/*.txt do not match pyproject.toml: run make lock"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Regenerate worker/_pubsub_pb alone (e.g. after deleting it); `make install` does this when the .proto changes.
+proto: $(STAMP)
+	$(BIN)/python proto/generate.py --typed
 
 lock:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11+) on PATH"; exit 2; }
@@ -33,8 +40,9 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra test $(LOCK_FLAGS) -o $(LOCK)/dev.txt
 	$(BIN)/uv pip compile pyproject.toml -c $(LOCK)/dev.txt $(LOCK_FLAGS) -o $(LOCK)/runtime.txt
 	$(BIN)/uv pip compile pyproject.toml --extra emulator -c $(LOCK)/dev.txt $(LOCK_FLAGS) -o $(LOCK)/emulator.txt
-	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], "pip", sep="\n")' \
-		| $(BIN)/uv pip compile - $(LOCK_FLAGS) -o $(LOCK)/build.txt
+	$(BIN)/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
+		print(*p["build-system"]["requires"], *p["project"]["optional-dependencies"]["codegen"], "pip", sep="\n")' \
+		| $(BIN)/uv pip compile - -c $(LOCK)/dev.txt $(LOCK_FLAGS) -o $(LOCK)/build.txt
 
 demo: $(STAMP)
 	$(BIN)/oms-worker demo --workdir .demo $(if $(POS),--pos $(POS))

@@ -1,12 +1,16 @@
 """``make bench``: emulators and worker in their own processes; results as JSON and a readable table.
 
-    python -m bench --out bench/results.json [--quick] [--only backlog|sales|realistic]
+    python -m bench --out bench/results.json [--quick] [--only backlog|sales|latency|realistic|transports]
+        [--backlog-transport cometd|pubsub]
 
 ``--only backlog`` runs just the 50,000-event backlog (5,000 with ``--quick``): the worker's peak RSS working it off
-and the Salesforce emulator's memory holding those orders (both emulators share one process). ``--only sales``: the
+and the Salesforce emulator's memory holding those orders (both emulators share one process). The backlog runs on
+``--backlog-transport`` (default pubsub: its flow control is what bounds the worker's memory). ``--only sales``: the
 warm 0 ms sales burst alone (webhook intake and store). ``--only latency``: added latency, one event at a time
-and under 100 events/s. ``--only realistic``: issue 21's runs at the realistic
-latency profile (bench/latency.py): the worker with ``connect`` and ``org_flow`` summaries and the guide's baseline.
+and under 100 events/s. ``--only realistic``: issue 21's runs at the realistic latency profile (bench/latency.py):
+the worker with ``connect`` and ``org_flow`` summaries and the guide's baseline. ``--only transports``: the
+side-by-side stream runs: import throughput (a burst) and added latency (event -> POS order) on CometD, then on the
+Pub/Sub API, against the same emulator (``transports`` in the JSON).
 """
 
 from __future__ import annotations
@@ -64,11 +68,24 @@ async def step(name: str, work: Any, limit: float = 240) -> Any:
     return result
 
 
-async def run(workdir: Path, quick: bool, only: str | None = None) -> dict[str, Any]:
+async def transport_runs(bench: Bench, quick: bool) -> dict[str, Any]:
+    """On the worker running now: a burst's import rate and calls per FO, and the added latency per event."""
+    burst = 300 if quick else 2000
+    latency = await step("added_latency", bench.latency_run(30 if quick else 100))
+    imports = await step("fo_import_burst_0ms", bench.import_run(burst))
+    return {"fo_imports_per_s": imports["per_second"], "calls_per_fo": imports["calls_per_fo"],
+            "burst": imports["count"], "p50_added_latency_ms": latency["p50_ms"],
+            "p99_added_latency_ms": latency["p99_ms"]}
+
+
+async def run(workdir: Path, quick: bool, only: str | None = None,
+              backlog_transport: str = "pubsub") -> dict[str, Any]:
     emulator, urls = start_emulators(workdir)
     sf_url, pos_url = urls["sf_url"], urls["pos_url"]
     port = free_port()
-    worker = start_worker(worker_yaml(workdir, sf_url, pos_url, port), workdir)
+    configs = {t: worker_yaml(workdir, sf_url, pos_url, port, transport=t, pubsub_target=urls.get("pubsub_target"),
+                              name=f"worker-{t}.yaml") for t in ("cometd", "pubsub")}
+    worker = start_worker(configs["cometd"], workdir)
     procs = {"worker": worker}
     results: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                                "targets": TARGETS}
@@ -93,8 +110,12 @@ async def run(workdir: Path, quick: bool, only: str | None = None) -> dict[str, 
                 return results
             if only == "backlog":
                 stop(worker)
-                results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port,
-                                                                       5000 if quick else 50000, emulator.pid), 900)
+                results["backlog"] = await step("backlog", backlog_run(
+                    workdir, configs[backlog_transport], sf_url, pos_url, 5000 if quick else 50000, emulator.pid,
+                    backlog_transport), 900)
+                return results
+            if only == "transports":
+                results["transports"] = await both_transports(bench, configs, workdir, port, procs, quick)
                 return results
             burst = 300 if quick else 2000
             results["fo_import_single"] = await step("fo_import_single", bench.import_run(1))
@@ -122,6 +143,9 @@ async def run(workdir: Path, quick: bool, only: str | None = None) -> dict[str, 
             results["baseline_naive"] = {"calls_per_fo": round(per_fo, 2),
                                          "ratio_vs_worker_burst": round(
                                              per_fo / max(results["fo_import_burst_0ms"]["calls_per_fo"], 1e-9), 1)}
+            # The stream's two transports side by side, against the same emulator (one run each, in this order);
+            # then the CometD worker again for the realistic-profile runs.
+            results["transports"] = await both_transports(bench, configs, workdir, port, procs, quick)
             results.update(await realistic_runs(bench, http, workdir, urls, port, WEBHOOK_KEY, procs, quick))
         worker = procs["worker"]
         stop(worker)  # the emulator alone: its REST capacity (issue target: 2,000 requests/s on one core)
@@ -130,17 +154,32 @@ async def run(workdir: Path, quick: bool, only: str | None = None) -> dict[str, 
                 load, sf_url, naive.token, sample[0]["externalOrderId"], seconds=1.5 if quick else 3.0))
         stop(worker)
         backlog = 5000 if quick else 50000
-        results["backlog"] = await step("backlog", backlog_run(workdir, sf_url, pos_url, port, backlog,
-                                                                   emulator.pid), 900)
+        results["backlog"] = await step("backlog", backlog_run(workdir, configs[backlog_transport], sf_url, pos_url,
+                                                               backlog, emulator.pid, backlog_transport), 900)
     finally:
         stop(procs["worker"])
         stop(emulator)
     return results
 
 
-async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count: int,
-                      emulator_pid: int) -> dict[str, Any]:
-    """Events pile up while the worker is down; measure its peak RSS while it works the backlog off.
+async def both_transports(bench: Bench, configs: dict[str, Path], workdir: Path, port: int,
+                          procs: dict[str, Any], quick: bool) -> dict[str, Any]:
+    """Import throughput and added latency on CometD (the running worker), then on Pub/Sub; CometD again after."""
+    out = {"cometd": await transport_runs(bench, quick)}
+    for transport in ("pubsub", "cometd"):
+        stop(procs["worker"])
+        procs["worker"] = start_worker(configs[transport], workdir)
+        wait_port(port)
+        await asyncio.sleep(2)  # stream subscribed, token fetched
+        if transport == "pubsub":
+            out["pubsub"] = await transport_runs(bench, quick)
+    return out
+
+
+async def backlog_run(workdir: Path, config: Path, sf_url: str, pos_url: str, count: int,
+                      emulator_pid: int, transport: str) -> dict[str, Any]:
+    """Events pile up while the worker is down; measure its peak RSS while it works the backlog off (on
+    ``transport``; the worker started with ``config``, whose stream resumes from the replay id it stored).
 
     Also the emulator process's memory for the ``count`` full orders it now holds (Order, items, summaries, FOs,
     taxes, adjustments, payments): RSS growth while creating them, per 1,000 orders, and its peak RSS.
@@ -153,7 +192,7 @@ async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count
             await bench.sf("POST", "scenario/orders", {"count": min(1000, count - start), "kind": "BOPIS",
                                                        "store": "256"})
         emulator_after = rss_mb(emulator_pid)
-        worker = start_worker(workdir / "worker.yaml", workdir)
+        worker = start_worker(config, workdir)
         started, peak = time.monotonic(), 0.0
         try:
             while await bench.pos_order_count() < before + count:
@@ -166,8 +205,9 @@ async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count
         finally:
             stop(worker)
     elapsed = time.monotonic() - started
-    return {"events": count, "imported": done, "seconds": round(elapsed, 1), "per_second": round(done / elapsed, 1),
-            "peak_rss_mb": round(peak, 1), "emulator_rss_mb": round(emulator_after, 1),
+    return {"transport": transport, "events": count, "imported": done, "seconds": round(elapsed, 1),
+            "per_second": round(done / elapsed, 1), "peak_rss_mb": round(peak, 1),
+            "emulator_rss_mb": round(emulator_after, 1),
             "emulator_mb_per_1000_orders": round((emulator_after - emulator_before) * 1000 / count, 1),
             "emulator_peak_rss_mb": round(peak_rss_mb(emulator_pid), 1)}
 
@@ -175,7 +215,10 @@ async def backlog_run(workdir: Path, sf_url: str, pos_url: str, port: int, count
 def table(results: dict[str, Any]) -> str:
     rows = []
     for name, value in results.items():
-        if isinstance(value, dict) and name not in ("targets", "machine"):
+        if name == "transports":  # one row per transport, side by side
+            rows.extend(f"{'transport ' + t:<28} " + ", ".join(f"{k}={v}" for k, v in row.items())
+                        for t, row in value.items())
+        elif isinstance(value, dict) and name not in ("targets", "machine"):
             rows.append(f"{name:<28} " + ", ".join(f"{k}={v}" for k, v in value.items()))
         elif not isinstance(value, dict):
             rows.append(f"{name:<28} {value}")
@@ -190,16 +233,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--out", default="bench/results.json")
     parser.add_argument("--quick", action="store_true", help="smaller runs (for a smoke test)")
-    parser.add_argument("--only", choices=["backlog", "sales", "realistic", "latency"],
+    parser.add_argument("--only", choices=["backlog", "sales", "realistic", "latency", "transports"],
                         help="run one part only (backlog: worker and emulator memory; sales: the warm 0 ms sales "
                              "burst; realistic: issue 21's realistic-profile runs and the guide's baseline; latency: "
-                             "added latency one at a time and under 100 events/s)")
+                             "added latency one at a time and under 100 events/s; transports: CometD vs Pub/Sub)")
+    parser.add_argument("--backlog-transport", choices=["cometd", "pubsub"], default="pubsub",
+                        help="the stream transport of the backlog run (default pubsub, flow control on)")
     args = parser.parse_args()
     # the baseline runs the worker's clients in this process: their per-call info lines are not wanted here
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
-        results = asyncio.run(run(Path(tmp), args.quick, args.only))
+        results = asyncio.run(run(Path(tmp), args.quick, args.only, args.backlog_transport))
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(table(results))

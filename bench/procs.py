@@ -36,9 +36,14 @@ def start_emulators(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, s
     return proc, json.loads(line)
 
 
-def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int, *, name: str = "worker.yaml",
+def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int, *, transport: str = "cometd",
+                pubsub_target: str | None = None, name: str = "worker.yaml",
                 salesforce: dict[str, object] | None = None) -> Path:
-    """The bench worker's config file; ``salesforce`` adds keys to that section (e.g. order_summary)."""
+    """The bench worker's config on ``transport`` (cometd, or pubsub at the emulator's plaintext
+    ``pubsub_target``); ``salesforce`` adds keys to that section (e.g. order_summary)."""
+    stream: dict[str, object] = {"transport": transport}
+    if transport == "pubsub":
+        stream["pubsub"] = {"target": pubsub_target, "tls": False}
     raw: dict[str, dict[str, object]] = {
         "salesforce": {
             "UrlBase": sf_url, "Username": "integration@example.com", "Password": "demo-password",
@@ -55,7 +60,7 @@ def worker_yaml(workdir: Path, sf_url: str, pos_url: str, port: int, *, name: st
                    "webhook": {"api_key": WEBHOOK_KEY}, "reconcile": {"interval_seconds": 3600},
                    "concurrency": {"import_batch_size": 200, "import_workers": 4, "posting_workers": 16,
                                    "connect_calls": 32},
-                   "log_level": "WARNING", "log_format": "json"},
+                   "stream": stream, "log_level": "WARNING", "log_format": "json"},
     }
     raw["salesforce"].update(salesforce or {})
     path = workdir / name

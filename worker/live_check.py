@@ -114,8 +114,13 @@ def preflight_checks(config: Config, sf: SetupApi, pos: Pingable, tokens: TokenP
         return f"token issued for {token.instance_url}"
 
     async def channel() -> str:
-        await probe_subscription(sfc, tokens, config.worker.stream.channel)
-        return f"subscribed to {config.worker.stream.channel}"
+        stream = config.worker.stream
+        if stream.transport == "pubsub":
+            from worker.salesforce.pubsub_rpc import probe_topic  # grpc is imported only for this transport
+
+            return f"transport pubsub: {await probe_topic(sfc, tokens, stream.pubsub, stream.channel)}"
+        await probe_subscription(sfc, tokens, stream.channel)
+        return f"transport cometd: subscribed to {stream.channel}"
 
     async def custom_fields() -> str:
         objects = sorted({APPLY_TO[t] for entry in sfc.OMSCustomField for t in entry.applyTo})

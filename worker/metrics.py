@@ -61,6 +61,8 @@ class Reading:
     stream_connected: bool | None = None
     stream_reconnects: int | None = None
     stream_silence: float | None = None  # seconds since the server last answered (events, connect replies)
+    stream_transport: str | None = None  # cometd | pubsub
+    stream_flow: tuple[int, int, int] | None = None  # Pub/Sub flow control: (window, requested, outstanding)
     api_used: int | None = None
     api_max: int | None = None
     paused: bool | None = None
@@ -178,9 +180,20 @@ class _LiveCollector:
             age.add_metric([queue], seconds)
         yield depth
         yield age
-        yield _gauge("oms_stream_connected", "1 when the CometD stream is subscribed",
+        yield _gauge("oms_stream_connected", "1 when the event stream is subscribed",
                      None if reading.stream_connected is None else int(reading.stream_connected))
-        reconnects = CounterMetricFamily("oms_stream_reconnects", "CometD stream re-opens")
+        transport = GaugeMetricFamily("oms_stream_transport", "1 for the transport the stream runs on "
+                                      "(cometd or pubsub)", labels=["transport"])
+        if reading.stream_transport is not None:
+            transport.add_metric([reading.stream_transport], 1)
+        yield transport
+        window, requested, outstanding = reading.stream_flow or (None, None, None)
+        yield _gauge("oms_stream_flow_window", "Pub/Sub flow control: events asked for per FetchRequest", window)
+        yield _gauge("oms_stream_flow_requested", "Pub/Sub flow control: events asked for and not delivered yet",
+                     requested)
+        yield _gauge("oms_stream_flow_outstanding", "Pub/Sub flow control: events delivered and not yet committed "
+                     "to the inbox", outstanding)
+        reconnects = CounterMetricFamily("oms_stream_reconnects", "Event stream re-opens")
         if reading.stream_reconnects is not None:
             reconnects.add_metric([], reading.stream_reconnects)
         yield reconnects

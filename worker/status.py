@@ -34,11 +34,16 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class StreamState(Protocol):
-    """What /status reads of the stream (``FoEventStream.status``)."""
+    """What /status reads of the stream (the transport's ``status``: CometD or Pub/Sub)."""
 
     connected: bool
     last_message_at: float | None  # wall clock
     reconnects: int
+    transport: str
+    last_replay_id: str | None  # the last one committed to the inbox (Pub/Sub's as base64)
+    window: int | None  # flow control (Pub/Sub only; None for CometD)
+    requested: int | None
+    outstanding: int | None
 
 
 class PauseState(Protocol):
@@ -135,6 +140,9 @@ class StatusBoard:
             stream_connected=None if stream is None else stream.connected,
             stream_reconnects=None if stream is None else stream.reconnects,
             stream_silence=_silence(stream),
+            stream_transport=None if stream is None else stream.transport,
+            stream_flow=None if stream is None or stream.window is None else (
+                stream.window, stream.requested or 0, stream.outstanding or 0),
             api_used=None if limits is None else limits.used, api_max=None if limits is None else limits.max,
             paused=None if self.pause is None else self.pause.remaining() > 0,
             auth_operator_required={service: why is not None for service, why in self._refusals().items()} or None,
@@ -199,9 +207,13 @@ class StatusBoard:
         elif silence is not None and silence > self.keepalive_seconds:
             problem = f"silent for {silence:.0f} s"
         lag = self.stream_lag() if self.stream_lag else None
-        return {**_state(problem), "subscribed": stream.connected, "reconnects": stream.reconnects,
+        flow = None if stream.window is None else {
+            "window": stream.window, "requested": stream.requested, "outstanding": stream.outstanding}
+        return {**_state(problem), "transport": stream.transport, "subscribed": stream.connected,
+                "reconnects": stream.reconnects,
                 "last_message_seconds_ago": None if silence is None else round(silence, 1),
-                "lag_seconds": None if lag is None else round(lag, 3)}
+                "lag_seconds": None if lag is None else round(lag, 3), "last_replay_id": stream.last_replay_id,
+                "flow_control": flow}
 
     def _outbound(self) -> dict[str, Any]:
         remaining = self.pause.remaining() if self.pause is not None else 0.0

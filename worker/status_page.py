@@ -41,10 +41,14 @@ def _details(name: str, dep: dict[str, Any]) -> str:
         return (f"API calls left: {_e(api['remaining'])} of {_e(api['max'])}" if api
                 else "API calls left: unknown (no answer yet)")
     if name == "stream":
-        return (f"subscribed: {_e('yes' if dep.get('subscribed') else 'no')}; "
+        flow = dep.get("flow_control")
+        window = (f"; flow control: {_e(flow['requested'])} requested, {_e(flow['outstanding'])} not yet stored "
+                  f"(window {_e(flow['window'])})") if flow else ""
+        return (f"{_e(dep.get('transport') or 'cometd')}; subscribed: {_e('yes' if dep.get('subscribed') else 'no')}; "
                 f"last message: {_seconds(dep.get('last_message_seconds_ago'), ' ago')}; "
                 f"lag of the latest event: {_seconds(dep.get('lag_seconds'))}; "
-                f"reopened {_e(dep.get('reconnects'))} times")
+                f"reopened {_e(dep.get('reconnects'))} times; "
+                f"last stored replay id: {_e(dep.get('last_replay_id') or 'none yet')}{window}")
     return ""
 
 

@@ -1,5 +1,5 @@
 """Operator API under ``/__admin/`` (no auth, JSON): faults, org settings, tokens, limits, counters, records, seed,
-scenarios, event publish and purge (ages events out of the retention window on demand)."""
+scenarios, event publish and purge (ages events out of the retention window on demand), Pub/Sub stream faults."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from . import scenario
 from .errors import SfError
 from .events import FO_STATUS_CHANNEL
 from .faults import FaultSettings
+from .pubsub import RESET_CODES
 
 if TYPE_CHECKING:
     from .app import SfEmulator
@@ -56,6 +57,7 @@ def add_admin_routes(app: web.Application, emu: SfEmulator) -> None:
     async def clear_faults(request: web.Request) -> web.Response:
         emu.faults.clear()
         emu.bus.drop_rate = 0.0
+        emu.pubsub.set_unavailable(0)
         return _json({"faults": emu.faults.settings.__dict__})
 
     @routes.get("/__admin/settings")
@@ -105,7 +107,33 @@ def add_admin_routes(app: web.Application, emu: SfEmulator) -> None:
     async def restart(request: web.Request) -> web.Response:
         saved = emu.persist()
         dropped = emu.cometd.drop_all_clients()
-        return _json({"persisted": saved, "dropped_clients": dropped})
+        reset = emu.pubsub.reset_streams()
+        return _json({"persisted": saved, "dropped_clients": dropped, "reset_streams": reset})
+
+    @routes.get("/__admin/pubsub")
+    async def pubsub_state(request: web.Request) -> web.Response:
+        return _json(emu.pubsub.describe())
+
+    @routes.post("/__admin/pubsub/reset-streams")
+    async def pubsub_reset(request: web.Request) -> web.Response:
+        """End every open Subscribe stream with ``code`` (default UNAVAILABLE), as a dropped connection would."""
+        code = (await _body(request)).get("code", "UNAVAILABLE")
+        if code not in RESET_CODES:
+            return _bad(f"code must be one of {sorted(RESET_CODES)}")
+        return _json({"reset": emu.pubsub.reset_streams(RESET_CODES[code]), "code": code})
+
+    @routes.post("/__admin/pubsub/unavailable")
+    async def pubsub_unavailable(request: web.Request) -> web.Response:
+        """Refuse every Pub/Sub RPC with UNAVAILABLE for ``seconds`` (open streams end at once); 0 clears."""
+        seconds = (await _body(request)).get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            return _bad("seconds must be a number >= 0")
+        return _json({"seconds": seconds, "reset": emu.pubsub.set_unavailable(float(seconds))})
+
+    @routes.delete("/__admin/pubsub/unavailable")
+    async def pubsub_available(request: web.Request) -> web.Response:
+        emu.pubsub.set_unavailable(0)
+        return _json({"seconds": 0})
 
     @routes.get("/__admin/counters")
     async def counters(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from .faults import Faults
 from .limits import ApiLimits, Counters, classify
 from .oauth import OAuthSettings, TokenStore, add_oauth_routes
 from .org import Org
+from .pubsub import PubSubServer, PubSubSettings
 from .rest import Call, RestApi, versions
 from .scenario import SEEDS, apply_seed
 from .schema import Schema
@@ -36,6 +37,7 @@ def _default_oauth() -> OAuthSettings:
 class SfEmulatorSettings:
     oauth: OAuthSettings = field(default_factory=_default_oauth)
     cometd: CometdSettings = field(default_factory=CometdSettings)
+    pubsub: PubSubSettings = field(default_factory=PubSubSettings)
     api_limit: int = 1_000_000
     cancel_status_value: str = "Cancelled"
     fo_statuses: list[tuple[str, str]] | None = None    # (Status, StatusCategory); None -> Salesforce defaults
@@ -58,6 +60,7 @@ class SfEmulator:
     """Everything a test or the admin API may poke: org, bus, tokens, cometd, faults, limits, counters."""
 
     cometd: CometdServer
+    pubsub: PubSubServer
 
     def __init__(self, settings: SfEmulatorSettings) -> None:
         self.settings = settings
@@ -190,6 +193,8 @@ def create_sf_app(settings: SfEmulatorSettings | None = None) -> web.Application
     app[SF_KEY] = emu
     add_oauth_routes(app, emu.tokens, lambda request: f"{request.scheme}://{request.host}")
     emu.cometd = add_cometd_routes(app, emu.bus, emu.tokens, settings.cometd)
+    # listens once start_sf_emulator starts it; counts its RPCs under pubsub_* in /__admin/counters
+    emu.pubsub = PubSubServer(emu.bus, emu.tokens, settings.pubsub, count=emu.counters.count)
     add_admin_routes(app, emu)
     app.router.add_route("*", "/services/data{tail:.*}", _data_handler)
 
@@ -208,14 +213,18 @@ class RunningEmulator:
     url: str
     emulator: SfEmulator
     runner: web.AppRunner
+    pubsub_target: str | None = None  # host:port of the Pub/Sub API (gRPC); None when settings.pubsub is off
 
     async def stop(self) -> None:
+        await self.emulator.pubsub.stop()
         await self.runner.cleanup()
 
 
 async def start_sf_emulator(settings: SfEmulatorSettings | None = None, host: str = "127.0.0.1", port: int = 0,
-                            ssl_context: ssl.SSLContext | None = None) -> RunningEmulator:
-    """Start the app on ``host:port`` (0 = any free port) and return its base URL."""
+                            ssl_context: ssl.SSLContext | None = None, *,
+                            pubsub_tls: tuple[bytes, bytes] | None = None) -> RunningEmulator:
+    """Start the app on ``host:port`` (0 = any free port) and, unless ``settings.pubsub.enabled`` is off, the
+    Pub/Sub API on ``host:settings.pubsub.port`` (TLS with ``pubsub_tls`` = (key PEM, certificate PEM))."""
     app = create_sf_app(settings)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
@@ -225,4 +234,12 @@ async def start_sf_emulator(settings: SfEmulatorSettings | None = None, host: st
     sockets = getattr(server, "sockets", None) or []
     actual = sockets[0].getsockname()[1] if sockets else port
     scheme = "https" if ssl_context else "http"
-    return RunningEmulator(f"{scheme}://{host}:{actual}", app[SF_KEY], runner)
+    emu = app[SF_KEY]
+    target = None
+    if emu.settings.pubsub.enabled:
+        try:
+            target = await emu.pubsub.start(host, emu.settings.pubsub.port, pubsub_tls)
+        except BaseException:
+            await runner.cleanup()
+            raise
+    return RunningEmulator(f"{scheme}://{host}:{actual}", emu, runner, target)

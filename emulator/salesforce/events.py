@@ -12,6 +12,7 @@ safe because ``publish`` runs in the event-loop thread (also when called from sy
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import logging
 import random
@@ -63,7 +64,15 @@ def format_created_date(ts: float) -> str:
 
 
 def schema_id(channel: str) -> str:
-    """A stable 22-character schema id for a channel (Salesforce shape, e.g. ``dffQ2QLzDNHqwB8_sHMxdA``)."""
+    """A stable 22-character schema id for a channel (Salesforce shape, e.g. ``dffQ2QLzDNHqwB8_sHMxdA``).
+
+    For a topic with an Avro schema (pubsub_avro) it is that schema's fingerprint, the id the Pub/Sub API gives.
+    """
+    from emulator.salesforce.pubsub_avro import schema_fingerprint, schema_for_topic
+
+    schema = schema_for_topic(channel)
+    if schema is not None:
+        return schema_fingerprint(schema)
     digest = hashlib.sha256(channel.encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
@@ -88,6 +97,7 @@ class EventBus:
         self._events: dict[str, list[StoredEvent]] = {FO_STATUS_CHANNEL: []}
         self._last_ids: dict[str, int] = {FO_STATUS_CHANNEL: 0}
         self._listeners: list[Listener] = []
+        self.purged_before: float = 0.0  # newest cut-off of any purge (epoch s): older replay positions are gone
 
     # -- channels -------------------------------------------------------------------------------------
 
@@ -148,6 +158,17 @@ class EventBus:
         self._purge_expired(self._clock())
         return [e for e in self._events.get(channel, ()) if e.replay_id > replay_id]
 
+    def page_after(self, channel: str, replay_id: int, limit: int) -> list[StoredEvent]:
+        """At most ``limit`` retained events of ``channel`` after ``replay_id``, oldest first (a bisect, not a scan)."""
+        self._purge_expired(self._clock())
+        events = self._events.get(channel, [])
+        start = bisect.bisect_right(events, replay_id, key=lambda e: e.replay_id)
+        return events[start:start + limit]
+
+    def now(self) -> float:
+        """The bus clock (epoch seconds): publish times, retention and replay-id times use it."""
+        return self._clock()
+
     def is_retained(self, channel: str, replay_id: int) -> bool:
         """True when ``replay_id`` names an event of ``channel`` that is still inside the retention window."""
         self._purge_expired(self._clock())
@@ -156,6 +177,7 @@ class EventBus:
     def purge_before(self, ts: float) -> int:
         """Forget every event published before ``ts`` (epoch seconds); returns how many were forgotten."""
         purged = 0
+        self.purged_before = max(self.purged_before, ts)
         for channel, events in self._events.items():
             kept = [e for e in events if e.published_at >= ts]
             purged += len(events) - len(kept)
@@ -184,6 +206,7 @@ class EventBus:
         return {
             "version": _STATE_VERSION,
             "drop_rate": self.drop_rate,
+            "purged_before": self.purged_before,
             "last_ids": dict(self._last_ids),
             "events": {ch: [asdict(e) for e in events] for ch, events in self._events.items()},
             "rng": [version, list(internal), gauss],
@@ -194,6 +217,7 @@ class EventBus:
         if state.get("version") != _STATE_VERSION:
             raise ValueError(f"unsupported event bus state version {state.get('version')!r}")
         self.drop_rate = float(state.get("drop_rate", 0.0))
+        self.purged_before = float(state.get("purged_before", 0.0))
         self._events = {
             ch: [StoredEvent(**item) for item in items] for ch, items in state.get("events", {}).items()
         }

@@ -95,7 +95,7 @@ class Counters:
     def as_json(self) -> dict[str, Any]:
         by_kind = {kind: self.by_kind.get(kind, 0) for kind in COUNTER_KINDS}
         by_kind.update(self.by_kind)
-        rest_total = sum(v for k, v in by_kind.items() if not k.startswith(("oauth", "cometd")))
+        rest_total = sum(v for k, v in by_kind.items() if not k.startswith(("oauth", "cometd", "pubsub")))
         return {"total": rest_total, "by_kind": by_kind}
 
     def recent(self, limit: int) -> list[dict[str, Any]]:

@@ -49,3 +49,9 @@ def server_context(cert_path: str, key_path: str) -> ssl.SSLContext:
 
 def client_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
+
+
+def key_pair(cert_path: str, key_path: str) -> tuple[bytes, bytes]:
+    """(key PEM, certificate PEM), the form grpc.ssl_server_credentials takes (for the Pub/Sub API server)."""
+    with open(key_path, "rb") as key, open(cert_path, "rb") as cert:
+        return key.read(), cert.read()

@@ -21,6 +21,8 @@ from worker.demo import SALES_SEED
 
 WEBHOOK_KEY = "e2e-webhook-key"
 SPI_KEY = "e2e-spi-key"
+CHANNEL = "/event/FOStatusChangedEvent"
+TRANSPORTS = ("cometd", "pubsub")  # @pytest.mark.parametrize("transport", TRANSPORTS): a scenario on both
 
 
 def raw_config(sf_url: str, pos_url: str, store_url: str, *, salesforce: dict[str, Any] | None = None,
@@ -86,6 +88,20 @@ class Stack:
             assert resp.status < 300, (resp.status, await resp.text())
             return await resp.json(content_type=None)
 
+    @property
+    def pubsub_target(self) -> str:
+        """host:port of the SF emulator's Pub/Sub API (gRPC, plaintext)."""
+        target = getattr(self.sf_emulator, "pubsub_target", None)
+        assert target, "the SF emulator runs no Pub/Sub API"
+        return str(target)
+
+    def stream(self, transport: str, **settings: Any) -> dict[str, Any]:
+        """The worker's ``stream`` section for ``transport``; ``pubsub`` settings merge into its pubsub part."""
+        if transport == "cometd":
+            return {"transport": "cometd", **settings}
+        pubsub = {"target": self.pubsub_target, "tls": False, **settings.pop("pubsub", {})}
+        return {"transport": "pubsub", **settings, "pubsub": pubsub}
+
     async def point_webhooks_at(self, worker: Running, **options: Any) -> None:
         base = f"http://127.0.0.1:{worker.http_port}/webhooks/pos"
         names = ["ORDER", "ORDER_UPDATE", "RETURN", "BOPIS_EXPORT", "BOFIS_EXPORT", "STORE_FULFILLMENT"]
@@ -93,6 +109,11 @@ class Stack:
             "urls": {name: f"{base}/{name}" for name in names},
             "headers": {"Authorization": f"Bearer {WEBHOOK_KEY}"}, **options,
         })
+
+
+def cursor_key(transport: str) -> str:
+    """Where the worker stores the replay id of ``transport`` (Pub/Sub's opaque one under its own key)."""
+    return CHANNEL if transport == "cometd" else f"pubsub:{CHANNEL}"
 
 
 async def imported_ids(stack: Stack) -> list[str]:
@@ -149,8 +170,10 @@ async def emulators(*, sales_seed: dict[str, Any] | None = SALES_SEED, seed: str
 
 
 @asynccontextmanager
-async def worker(stack: Stack, tmp: Path, **overrides: Any) -> AsyncIterator[Running]:
+async def worker(stack: Stack, tmp: Path, *, transport: str = "cometd", **overrides: Any) -> AsyncIterator[Running]:
+    """The worker in-process against ``stack``, on ``transport`` (cometd | pubsub); returns once subscribed."""
     store_url = overrides.pop("store_url", f"sqlite:///{tmp / 'state.db'}")
+    overrides["stream"] = stack.stream(transport, **overrides.get("stream", {}))
     config = worker_config(stack.sf_url, stack.pos_url, store_url, **overrides)
     stop = asyncio.Event()
     ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()

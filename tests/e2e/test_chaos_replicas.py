@@ -27,7 +27,7 @@ import yaml
 
 from worker.store import open_store
 
-from .harness import WEBHOOK_KEY, Stack, emulators, eventually, imported_ids, posted_orders, raw_config
+from .harness import TRANSPORTS, WEBHOOK_KEY, Stack, emulators, eventually, imported_ids, posted_orders, raw_config
 from .test_crash_restart import free_port, start_worker
 
 pytestmark = pytest.mark.e2e
@@ -129,13 +129,17 @@ async def slowly(check: Callable[[], Awaitable[bool]], last: dict[str, Any], *, 
 @pytest.mark.chaos
 @pytest.mark.postgres
 @pytest.mark.timeout(300 + 600 * SCALE)
-async def test_two_replicas_with_kills_import_post_and_write_back_everything_once(tmp_path: Path) -> None:
-    """One of two PostgreSQL replicas SIGKILLed every 1.5-4 s: FOs imported once, sales posted once, statuses right."""
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_two_replicas_with_kills_import_post_and_write_back_everything_once(tmp_path: Path,
+                                                                                 transport: str) -> None:
+    """One of two PostgreSQL replicas SIGKILLed every 1.5-4 s: FOs imported once, sales posted once, statuses right
+    (both replicas subscribe, on CometD or on the Pub/Sub API, and share one stored cursor)."""
     n_orders, n_sales = max(40, int(2000 * SCALE)), max(20, int(1000 * SCALE))
     rng = random.Random(11)
     async with pg_schema() as schema, emulators() as stack:
         store_url = f"{PG}?schema={schema}"
-        a, b = (Replica(stack, tmp_path, name, store_url, lease_seconds=3) for name in ("a", "b"))
+        a, b = (Replica(stack, tmp_path, name, store_url, lease_seconds=3, stream=stack.stream(transport))
+                for name in ("a", "b"))
         cleanups: list[asyncio.Future[None]] = []
         try:
             for replica in (a, b):

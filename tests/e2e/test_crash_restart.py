@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .harness import emulators, eventually, imported_ids, raw_config
+from .harness import TRANSPORTS, emulators, eventually, imported_ids, raw_config
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +32,15 @@ def start_worker(config_path: Path, log: Path) -> subprocess.Popen[bytes]:
                                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ))
 
 
-async def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path, transport: str) -> None:
     """Three SIGKILLs at random points during a 500-order burst; after restart every FO is in the POS once."""
     rng = random.Random(7)
     async with emulators() as stack:
         port = free_port()
         raw = raw_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp_path / 'state.db'}",
-                         http={"host": "127.0.0.1", "port": port}, lease_seconds=2, log_level="INFO")
+                         http={"host": "127.0.0.1", "port": port}, lease_seconds=2, log_level="INFO",
+                         stream=stack.stream(transport))
         config_path = tmp_path / "worker.yaml"
         config_path.write_text(yaml.safe_dump(raw))
         log = tmp_path / "worker.log"

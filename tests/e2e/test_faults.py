@@ -1,6 +1,7 @@
 """Faults against a running worker (loopback only): each one heals, and afterwards every FO is in the POS once
 and every sale is one Order in Salesforce. Emulator restart, token revocation, a 5xx window, CometD
-``403::Unknown client`` and an invalid replay id after a long outage."""
+``403::Unknown client`` and an invalid replay id after a long outage. The stream's scenarios run on both
+transports (``transport``: CometD and the gRPC Pub/Sub API)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,25 @@ import pytest
 import structlog
 
 from emulator.salesforce.app import RunningEmulator, SfEmulatorSettings, start_sf_emulator
+from emulator.salesforce.pubsub import PubSubSettings
 from worker.app import Running
+from worker.salesforce.pubsub_flow import replay_text
 from worker.store import QUEUES
 
-from .harness import Stack, emulators, eventually, imported_ids, new_sales, posted_orders, references, worker
+from .harness import (
+    TRANSPORTS,
+    Stack,
+    cursor_key,
+    emulators,
+    eventually,
+    imported_ids,
+    new_sales,
+    posted_orders,
+    references,
+    worker,
+)
 
 pytestmark = pytest.mark.e2e
-CHANNEL = "/event/FOStatusChangedEvent"
 
 
 async def new_orders(stack: Stack, count: int, store: str = "256") -> set[str]:
@@ -48,36 +61,51 @@ async def settled(stack: Stack, running: Running, fos: set[str], sales: set[str]
     assert [q for q, states in (await running.store.queue_counts()).items() if states["dead"]] == []
 
 
-async def test_salesforce_process_restart_mid_stream_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+async def stream_status(stack: Stack, running: Running) -> dict[str, Any]:
+    async with stack.http.get(f"http://127.0.0.1:{running.http_port}/status") as resp:
+        body: dict[str, Any] = (await resp.json())["dependencies"]["stream"]
+        return body
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_salesforce_process_restart_mid_stream_loses_and_duplicates_nothing(tmp_path: Path,
+                                                                                  transport: str) -> None:
     """SF emulator stopped and restarted from its state file: the worker re-auths, resubscribes, imports once."""
     state = tmp_path / "org.json"
     async with emulators(state_file=str(state)) as stack:
         restarted: list[RunningEmulator] = []
         try:
-            async with worker(stack, tmp_path) as running:
+            async with worker(stack, tmp_path, transport=transport) as running:
                 before = await new_orders(stack, 20)
                 sales = await new_sales(stack, 5)
                 await wait_imported(stack, before, "orders imported before the restart")
                 in_flight = await new_orders(stack, 20)  # events published; the stop may cut their delivery
                 port = urlsplit(stack.sf_url).port
+                pubsub_port = int(stack.pubsub_target.rsplit(":", 1)[1])
                 await stack.sf_emulator.stop()  # persists org + event bus to the state file, drops every client
                 assert state.exists()
                 await asyncio.sleep(1.0)
-                restarted.append(await start_sf_emulator(SfEmulatorSettings(state_file=str(state)), port=port or 0))
-                assert restarted[0].url == stack.sf_url
+                settings = SfEmulatorSettings(state_file=str(state), pubsub=PubSubSettings(port=pubsub_port))
+                restarted.append(await start_sf_emulator(settings, port=port or 0))
+                assert restarted[0].url == stack.sf_url and restarted[0].pubsub_target == stack.pubsub_target
                 after = await new_orders(stack, 20)
                 sales |= await new_sales(stack, 5)
                 await settled(stack, running, before | in_flight | after, sales)
                 counters = await stack.sf_admin("GET", "counters")
-                assert counters["by_kind"]["cometd_subscribe"] >= 1 and counters["by_kind"]["oauth"] >= 1
+                assert counters["by_kind"]["oauth"] >= 1
+                if transport == "cometd":
+                    assert counters["by_kind"]["cometd_subscribe"] >= 1
+                status = await stream_status(stack, running)
+                assert status["transport"] == transport and status["subscribed"] and status["reconnects"] >= 1
         finally:
             for emulator in restarted:
                 await emulator.stop()
 
 
-async def test_token_revocation_mid_run_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_token_revocation_mid_run_loses_nothing(tmp_path: Path, transport: str) -> None:
     """Salesforce and POS tokens revoked three times while work is in flight: the worker re-auths, all done once."""
-    async with emulators() as stack, worker(stack, tmp_path) as running:
+    async with emulators() as stack, worker(stack, tmp_path, transport=transport) as running:
         fos, sales = set(), set()
         for _ in range(3):
             fos |= await new_orders(stack, 15)
@@ -123,14 +151,16 @@ async def test_cometd_unknown_client_rehandshakes_and_keeps_receiving(tmp_path: 
         await settled(stack, running, fos, set())
 
 
-async def test_invalid_replay_after_long_outage_reconciles_the_lost_events(tmp_path: Path) -> None:
-    """Stored replay id purged while the worker was down: 400 invalid replay -> sweep imports the gap, then -1."""
-    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}}  # only the invalid-replay path may sweep
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_invalid_replay_after_long_outage_reconciles_the_lost_events(tmp_path: Path, transport: str) -> None:
+    """Stored replay id purged while the worker was down: refused (CometD 400 invalid replay, Pub/Sub replay id
+    error-code) -> sweep imports the gap, then new events only (-1 / LATEST)."""
+    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}, "transport": transport}  # only the refusal sweeps
     async with emulators() as stack:
         async with worker(stack, tmp_path, **no_sweeps) as running:
             first = await new_orders(stack, 10)
             await wait_imported(stack, first, "orders imported before the outage")
-            stored = await running.store.get_cursor(CHANNEL)
+            stored = await running.store.get_cursor(cursor_key(transport))
             assert stored is not None
         lost = await new_orders(stack, 15)  # their events exist only until the purge below
         purged = await stack.sf_admin("POST", "events/purge", {"older_than_seconds": 0})
@@ -142,20 +172,29 @@ async def test_invalid_replay_after_long_outage_reconciles_the_lost_events(tmp_p
                 await settled(stack, running, first | lost | later, set())
                 assert running.reconciler.sweeps == 1  # the invalid-replay sweep, and no other
         refused = [e for e in logs if e["event"] == "stream_invalid_replay"]
-        assert [e["replay_id"] for e in refused] == [stored]
-        assert [e["replay_from"] for e in logs if e["event"] == "stream_subscribed"] == [-1]
+        subscribed = [e for e in logs if e["event"] == "stream_subscribed"]
+        if transport == "cometd":
+            assert [e["replay_id"] for e in refused] == [stored]
+            assert [e["replay_from"] for e in subscribed] == [-1]
+        else:  # a gRPC subscription has no acknowledgement: the refused one was opened first, then LATEST
+            assert isinstance(stored, bytes) and [e["replay_id"] for e in refused] == [replay_text(stored)]
+            assert [(e["replay_preset"], e["replay_from"]) for e in subscribed] == [
+                ("CUSTOM", replay_text(stored)), ("LATEST", None)]
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_orders_allocated_while_the_stream_resubscribes_after_an_invalid_replay_are_not_lost(
-        tmp_path: Path) -> None:
-    """FOs allocated around the invalid-replay sweep and resubscribe are all imported, with no periodic sweep."""
-    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}}
+        tmp_path: Path, transport: str) -> None:
+    """FOs allocated around the invalid-replay sweep and resubscribe are all imported, with no periodic sweep.
+    (Pub/Sub: the sweep waits for the LATEST subscription's first answer, up to 5 s, with FOs allocated all along.)"""
+    no_sweeps: dict[str, Any] = {"reconcile": {"enabled": False}, "transport": transport}
     async with emulators() as stack:
         async with worker(stack, tmp_path, **no_sweeps):
             fos = await new_orders(stack, 3)
             await wait_imported(stack, fos, "orders imported before the outage")
         await stack.sf_admin("POST", "events/purge", {"older_than_seconds": 0})
-        # Every CometD call takes 0.4 s: the refusal, the sweep and the resubscribe are spread over time.
+        # Every CometD call takes 0.4 s: the refusal, the sweep and the resubscribe are spread over time. (The
+        # emulator's latency fault is HTTP only; a gRPC subscription has no acknowledgement to slow down.)
         await stack.sf_admin("POST", "faults", {"latency_ms": 400, "paths": ["/cometd"]})
         stop = asyncio.Event()
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from emulator.salesforce.cometd import CometdSettings
+from emulator.salesforce.pubsub import PubSubSettings
 from worker.app import Running
 
-from .harness import Stack, emulators, eventually, new_sales, worker
+from .harness import TRANSPORTS, Stack, emulators, eventually, new_sales, worker
 
 pytestmark = pytest.mark.e2e
 
@@ -64,10 +65,14 @@ async def test_pos_stopped_readyz_stays_200_and_status_names_the_pos_down(tmp_pa
         assert await probe(stack, running, "/readyz") == (200, {"ok": ["store"], "failing": {}})
 
 
-async def test_healthz_stays_200_on_a_stream_quiet_beyond_the_liveness_window(tmp_path: Path) -> None:
-    """No event for 3x the liveness window: /healthz stays 200, the stream loop shows life by its connect replies."""
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_healthz_stays_200_on_a_stream_quiet_beyond_the_liveness_window(tmp_path: Path, transport: str) -> None:
+    """No event for 3x the liveness window: /healthz stays 200, the stream loop shows life by the server's answers
+    (CometD connect replies, Pub/Sub empty keepalive responses); /status names the transport and its window."""
     cometd = CometdSettings(connect_hold_seconds=0.2)  # a quiet org: Salesforce answers each connect, no events
-    async with emulators(cometd=cometd) as stack, worker(stack, tmp_path) as running:
+    pubsub = PubSubSettings(keepalive_seconds=0.2)  # ... and sends an empty keepalive response
+    async with emulators(cometd=cometd, pubsub=pubsub) as stack, \
+            worker(stack, tmp_path, transport=transport) as running:
         window = 1.5
         running.health.liveness_window = window
         running.health.windows.clear()
@@ -85,3 +90,12 @@ async def test_healthz_stays_200_on_a_stream_quiet_beyond_the_liveness_window(tm
         await eventually(quiet_past_the_window, timeout=60, what="a stream quiet for 3x the liveness window")
         assert checks > 1
         assert running.metrics.events_received._value.get() == 0  # quiet indeed: not one event
+        code, body = await probe(stack, running, "/status")
+        stream = body["dependencies"]["stream"]
+        assert code == 200, body
+        assert stream["transport"] == transport and stream["state"] == "up", stream
+        if transport == "pubsub":  # the keepalives' replay id was committed; all of the window is asked for
+            assert stream["last_replay_id"] and stream["flow_control"] == {
+                "window": 100, "requested": 100, "outstanding": 0}, stream
+        else:
+            assert stream["flow_control"] is None

@@ -16,16 +16,18 @@ import yaml
 from worker.app import Running, serve
 from worker.config_load import parse_config
 
-from .harness import Stack, emulators, eventually, raw_config
+from .harness import TRANSPORTS, Stack, emulators, eventually, raw_config
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
 MISSING_FIELD = [{"omsFieldName": "storeNumber__c", "posField": "ORDER_STORE_ID", "applyTo": ["LOCATION"]}]
 
 
-async def cli(stack: Stack, tmp: Path, *args: str, **salesforce: Any) -> tuple[int, list[str], str]:
+async def cli(stack: Stack, tmp: Path, *args: str, stream: dict[str, Any] | None = None,
+              **salesforce: Any) -> tuple[int, list[str], str]:
     """Run ``oms-worker <args> --config <a config for the emulators>``; (exit code, stdout lines, stderr)."""
-    raw = raw_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp / 'state.db'}")
+    raw = raw_config(stack.sf_url, stack.pos_url, f"sqlite:///{tmp / 'state.db'}", **({"stream": stream} if stream
+                                                                                      else {}))
     raw["salesforce"].update(salesforce)
     path = tmp / "worker.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -42,15 +44,27 @@ def row(lines: list[str], check: str) -> str:
     return found
 
 
-async def test_live_check_prints_only_the_result_table(tmp_path: Path) -> None:
-    """Every check passes: exit 0, stdout is the table (no config dump, no log lines), stderr is empty."""
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_live_check_prints_only_the_result_table(tmp_path: Path, transport: str) -> None:
+    """Every check passes: exit 0, stdout is the table (no config dump, no log lines), stderr is empty; the stream
+    row names the transport (Pub/Sub: GetTopic and GetSchema answered)."""
     async with emulators() as stack:
-        code, lines, err = await cli(stack, tmp_path, "check-config", "--live")
+        code, lines, err = await cli(stack, tmp_path, "check-config", "--live", stream=stack.stream(transport))
     assert code == 0, (lines, err)
     assert lines[0].split() == ["check", "result", "detail"]
     assert [line.split()[-1] for line in lines[-1:]] == ["passed"] and lines[-1].startswith("8/8 ")
     assert len(lines) == 10 and all(" PASS " in line for line in lines[1:-1])
+    assert f"transport {transport}: " in row(lines, "stream channel")
     assert err == ""
+
+
+async def test_live_check_fails_naming_an_unreachable_pubsub_target(tmp_path: Path) -> None:
+    """Pub/Sub at a port where nothing listens: the stream row fails saying the Pub/Sub API is unreachable."""
+    async with emulators() as stack:
+        stream = stack.stream("pubsub", pubsub={"target": "127.0.0.1:1"})
+        code, lines, err = await cli(stack, tmp_path, "check-config", "--live", stream=stream)
+    assert code == 1, (lines, err)
+    assert " FAIL " in row(lines, "stream channel") and "Pub/Sub API unreachable" in row(lines, "stream channel")
 
 
 async def test_live_check_fails_naming_a_missing_custom_field(tmp_path: Path) -> None:

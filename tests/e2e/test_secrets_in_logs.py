@@ -23,7 +23,7 @@ from emulator.pos.settings import PosEmulatorSettings
 from emulator.salesforce.app import SfEmulatorSettings, start_sf_emulator
 from emulator.salesforce.oauth import OAuthSettings
 
-from .harness import SALES_SEED, SPI_KEY, WEBHOOK_KEY, Stack, eventually, imported_ids
+from .harness import SALES_SEED, SPI_KEY, TRANSPORTS, WEBHOOK_KEY, Stack, eventually, imported_ids
 from .test_chaos_replicas import Replica
 from .test_crash_restart import ROOT
 
@@ -92,11 +92,14 @@ def leaks(text: str, values: list[str]) -> list[str]:
     return found
 
 
-async def test_store_day_at_debug_level_leaks_no_secret(tmp_path: Path) -> None:
-    """No configured secret nor issued access token in the worker's log/stdout, health, metrics or check-config."""
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_store_day_at_debug_level_leaks_no_secret(tmp_path: Path, transport: str) -> None:
+    """No configured secret nor issued access token in the worker's log/stdout, health, metrics or check-config
+    (on both stream transports: Pub/Sub sends the token as gRPC metadata on every call)."""
     found, issued = unique_secrets(), []
     async with secret_stack(found, issued) as stack:
-        replica = Replica(stack, tmp_path, "secrets", f"sqlite:///{tmp_path / 'state.db'}")
+        replica = Replica(stack, tmp_path, "secrets", f"sqlite:///{tmp_path / 'state.db'}",
+                          stream=stack.stream(transport))
         configure(replica, found)
         replica.start()
         seen: list[str] = []

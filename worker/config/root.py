@@ -47,6 +47,13 @@ class Config(Frozen):
             raise ValueError("\n".join(found))
         return self
 
+    @model_validator(mode="after")
+    def _plaintext_pubsub(self) -> Config:
+        if not self.worker.stream.pubsub.tls and not self.salesforce.allow_insecure_local:
+            raise ValueError("worker.stream.pubsub.tls: false (plaintext gRPC) needs salesforce.allow_insecure_local: "
+                             "true; it is for the local emulator only")
+        return self
+
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log redactor can mask them wherever they appear."""
         found: list[str] = []

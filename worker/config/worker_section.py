@@ -113,10 +113,38 @@ class SaleSweepConfig(Frozen):
     overlap_seconds: float = Field(default=600.0, ge=0)  # late uploads (offline registers) and clock skew
 
 
+class PubSubConfig(Frozen):
+    """The gRPC Pub/Sub API (``transport: pubsub``): service eventbus.v1.PubSub, Avro payloads, pull flow control."""
+
+    target: str = "api.pubsub.salesforce.com:7443"  # host:port of the Pub/Sub API (the emulator prints pubsub_target)
+    tls: bool = True  # false (plaintext HTTP/2) only with salesforce.allow_insecure_local, for the local emulator
+    # flow-control window: events asked for per FetchRequest (Salesforce allows at most 100); more are asked for
+    # only once the last ones are committed to the inbox, so a backlog never outruns the store
+    num_requested: int = Field(default=100, ge=1, le=100)
+    # reopen a subscription that got nothing (not even an empty keepalive response, which Salesforce sends about
+    # every 270 s on a quiet topic) for this long
+    keepalive_seconds: float = Field(default=330.0, gt=0)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in value:
+            raise ValueError(f'expected host:port such as api.pubsub.salesforce.com:7443, got "{value}"')
+        return value
+
+
 class StreamConfig(Frozen):
-    channel: str = "/event/FOStatusChangedEvent"
-    keepalive_seconds: float = Field(default=150.0, gt=0)
-    initial_replay: Literal[-1, -2] = -1
+    transport: Literal["cometd", "pubsub"] = "cometd"  # CometD Streaming API or the gRPC Pub/Sub API
+    channel: str = "/event/FOStatusChangedEvent"  # the CometD channel; also the Pub/Sub topic name
+    keepalive_seconds: float = Field(default=150.0, gt=0)  # CometD: reopen a stream silent for longer than this
+    initial_replay: Literal[-1, -2] = -1  # no stored replay id: -1 new only (LATEST), -2 all retained (EARLIEST)
+    pubsub: PubSubConfig = PubSubConfig()
+
+    @property
+    def watchdog_seconds(self) -> float:
+        """The silence after which the running transport reopens (its keepalive watchdog)."""
+        return self.pubsub.keepalive_seconds if self.transport == "pubsub" else self.keepalive_seconds
 
 
 DEFAULT_RETURN_REASONS = {

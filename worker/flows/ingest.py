@@ -8,13 +8,20 @@ what was already stored.
 A store that cannot take the commit (PostgreSQL down, disk full) never ends the loop: the same batch is retried with
 backoff until it is stored, while the bounded buffer holds the stream back. Stopping during such an outage leaves
 the batch uncommitted, which is safe for the same reason a crash is: the cursor did not move past it.
+
+The cursor is a CometD replayId (int: the batch's greatest) or a Pub/Sub replay id (opaque bytes: the batch's last,
+events arrive in stream order). A ``keepalive`` item carries only a replay id (Pub/Sub's empty keepalive answers):
+it moves the cursor in order with the events before it, so a quiet channel never falls out of the retention
+window, and is not counted as an event. After each commit ``on_committed`` gets the batch: the stream's flow
+control asks the server for more only then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,7 +29,7 @@ import structlog
 
 from worker.metrics import Metrics
 from worker.retry import RetryPolicy
-from worker.store import NewJob, Store
+from worker.store import Cursor, NewJob, Store
 
 log = structlog.get_logger(__name__)
 IMPORT_QUEUE = "fo_import"
@@ -32,7 +39,8 @@ STORE_RETRY = RetryPolicy(attempts=1_000_000, base_delay=0.2, max_delay=5.0)  # 
 
 
 class EventLike(Protocol):
-    replay_id: int
+    replay_id: Cursor
+    keepalive: bool  # a replay id only (no event): moves the cursor, nothing else
     event_uuid: str | None
     fulfillment_order_id: str | None
     new_status: str | None
@@ -40,12 +48,13 @@ class EventLike(Protocol):
     payload: dict[str, Any]
 
 
-def import_job(fo_id: str, status: str, *, event_uuid: str | None, replay_id: int | None, source: str) -> NewJob:
+def import_job(fo_id: str, status: str, *, event_uuid: str | None, replay_id: Cursor | None, source: str) -> NewJob:
     """The inbox row for one FO reaching a to-process status (stream and reconciliation share the key)."""
+    shown = base64.b64encode(replay_id).decode("ascii") if isinstance(replay_id, bytes) else replay_id
     return NewJob(
         queue=IMPORT_QUEUE,
         dedupe_key=f"{fo_id}:{status.casefold()}",
-        payload={"fo_id": fo_id, "status": status, "replay_id": replay_id, "source": source,
+        payload={"fo_id": fo_id, "status": status, "replay_id": shown, "source": source,
                  "received_at": time.time()},
         ordering_key=fo_id,
         event_uuid=event_uuid,
@@ -63,6 +72,14 @@ def event_lag_seconds(payload: dict[str, Any], now: float) -> float | None:
     return max(0.0, now - stamp.timestamp())
 
 
+def latest_cursor(events: Sequence[EventLike]) -> Cursor:
+    """The cursor a committed batch advances to: the greatest int replayId, else the last opaque replay id."""
+    ids = [event.replay_id for event in events]
+    if all(isinstance(i, int) for i in ids):
+        return max(i for i in ids if isinstance(i, int))
+    return ids[-1]
+
+
 class Ingest:
     def __init__(
         self,
@@ -74,13 +91,17 @@ class Ingest:
         on_enqueued: Callable[[], None] = lambda: None,
         heartbeat: Callable[[], None] = lambda: None,
         retry: RetryPolicy = STORE_RETRY,
+        on_committed: Callable[[Sequence[EventLike]], None] = lambda _events: None,
     ) -> None:
         self.store, self.channel, self.statuses, self.metrics = store, channel, statuses, metrics
         self.on_enqueued, self.heartbeat, self.retry = on_enqueued, heartbeat, retry
-        self.committed_replay_id: int | None = None
+        self.on_committed = on_committed
+        self.committed_replay_id: Cursor | None = None
 
     def keep(self, event: EventLike) -> bool:
-        return bool(event.fulfillment_order_id and event.new_status and event.new_status.casefold() in self.statuses)
+        if event.keepalive or not (event.fulfillment_order_id and event.new_status):
+            return False
+        return event.new_status.casefold() in self.statuses
 
     async def commit(self, events: list[EventLike]) -> int:
         """Store the kept events and advance the cursor to the last replay id, atomically."""
@@ -92,18 +113,21 @@ class Ingest:
                 assert event.fulfillment_order_id and event.new_status
                 jobs.append(import_job(event.fulfillment_order_id, event.new_status,
                                        event_uuid=event.event_uuid, replay_id=event.replay_id, source="stream"))
-        last = max(event.replay_id for event in events)
+        last = latest_cursor(events)
         inserted = await self.store.enqueue(jobs, cursor=(self.channel, last))
         self.committed_replay_id = last
-        self.metrics.events_received.inc(len(events))  # counted once stored: a retried batch is not counted twice
-        if len(events) > len(jobs):
-            self.metrics.events_skipped.labels("status_not_processed").inc(len(events) - len(jobs))
+        self.on_committed(events)
+        received = sum(1 for event in events if not event.keepalive)
+        self.metrics.events_received.inc(received)  # counted once stored: a retried batch is not counted twice
+        if received > len(jobs):
+            self.metrics.events_skipped.labels("status_not_processed").inc(received - len(jobs))
         now = time.time()
         for event in events:
             lag = event_lag_seconds(event.payload, now)
             if lag is not None:
                 self.metrics.stream_lag.set(lag)
-        log.info("events_committed", received=len(events), kept=len(jobs), inserted=inserted, replay_id=last)
+        shown = base64.b64encode(last).decode("ascii") if isinstance(last, bytes) else last
+        log.info("events_committed", received=received, kept=len(jobs), inserted=inserted, replay_id=shown)
         if inserted:
             self.on_enqueued()
         return inserted

@@ -22,6 +22,7 @@ refusal. 5xx answers and network failures are transient and retried with backoff
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -58,6 +59,7 @@ class Token:
     access_token: str = field(repr=False)
     instance_url: str
     issued_at: float  # seconds since the epoch
+    org_id: str | None = None  # from the answer's identity URL (.../id/<orgId>/<userId>): Pub/Sub's tenantid
 
 
 def make_ssl_context(sf: SalesforceConfig) -> ssl.SSLContext | None:
@@ -214,7 +216,17 @@ class TokenProvider:
             self._refresh_token = str(body["refresh_token"])  # rotation enabled on the connected app
         return Token(access_token=str(body["access_token"]),
                      instance_url=str(body["instance_url"]).rstrip("/"),
-                     issued_at=_issued_at(body.get("issued_at"), self._clock))
+                     issued_at=_issued_at(body.get("issued_at"), self._clock), org_id=org_id(body.get("id")))
+
+
+def org_id(identity: Any) -> str | None:
+    """The org id in a token answer's identity URL ``https://login.salesforce.com/id/<orgId>/<userId>``."""
+    if not isinstance(identity, str):
+        return None
+    parts = urlsplit(identity).path.strip("/").split("/")
+    if len(parts) >= 3 and parts[-3] == "id" and re.fullmatch(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", parts[-2]):
+        return parts[-2]
+    return None
 
 
 def _token_error(status: int, body: Any) -> Exception:

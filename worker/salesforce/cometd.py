@@ -36,7 +36,7 @@ UNKNOWN_CLIENT = "403::Unknown client"
 class CursorSource(Protocol):
     """Where the stream reads the replay id to resume from (the worker's store)."""
 
-    async def get_cursor(self, channel: str) -> int | None: ...
+    async def get_cursor(self, channel: str) -> int | bytes | None: ...
 
 
 def is_invalid_replay(error: str | None) -> bool:
@@ -98,7 +98,8 @@ class CursorReplay(ReplayMarkerStorage):
 
     async def get_replay_id(self, subscription: str) -> int | None:
         stored = await self._cursor.get_cursor(subscription)
-        self.last_requested = stored if stored is not None else self.initial
+        # a CometD replayId is an int; anything else under this key is not one of ours: start as if none were stored
+        self.last_requested = stored if isinstance(stored, int) else self.initial
         return self.last_requested
 
     async def insert_replay_id(self, message: JsonObject) -> None:

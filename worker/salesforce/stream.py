@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,7 @@ class CursorUnavailable(Exception):
 
 @dataclass(frozen=True)
 class StreamEvent:
-    replay_id: int
+    replay_id: int | bytes  # CometD replayId (int) or Pub/Sub replay_id (opaque bytes): the cursor to store
     event_uuid: str | None
     fulfillment_order_id: str | None
     new_status: str | None
@@ -72,6 +72,7 @@ class StreamEvent:
     order_summary_id: str | None
     payload: dict[str, Any]
     channel: str
+    keepalive: bool = False  # no event: only a replay id to store (Pub/Sub's empty keepalive answers)
 
 
 @dataclass
@@ -79,6 +80,11 @@ class StreamStatus:
     connected: bool = False  # handshaken and subscribed
     last_message_at: float | None = None  # wall clock of the last server answer (events or connect replies)
     reconnects: int = 0
+    transport: str = "cometd"
+    last_replay_id: str | None = None  # the last replay id committed to the inbox (Pub/Sub's as base64)
+    window: int | None = None  # flow control (Pub/Sub): events asked for per FetchRequest
+    requested: int | None = None  # asked for and not delivered yet
+    outstanding: int | None = None  # delivered and not yet committed to the inbox
 
 
 def _opt(value: Any) -> str | None:
@@ -109,14 +115,17 @@ def parse_event(message: dict[str, Any]) -> StreamEvent | None:
     )
 
 
-class _Seen:
+class SeenIds:
     """Bounded memory of replay ids already yielded by one ``events()`` iteration."""
 
     def __init__(self, size: int = SEEN_WINDOW) -> None:
-        self._ids: OrderedDict[int, None] = OrderedDict()
+        self._ids: OrderedDict[int | bytes, None] = OrderedDict()
         self._size = size
 
-    def add(self, replay_id: int) -> bool:
+    def __contains__(self, replay_id: object) -> bool:
+        return replay_id in self._ids
+
+    def add(self, replay_id: int | bytes) -> bool:
         if replay_id in self._ids:
             return False
         self._ids[replay_id] = None
@@ -126,6 +135,10 @@ class _Seen:
 
 
 class FoEventStream:
+    """The CometD transport (see the module docstring); its cursor key is the channel itself."""
+
+    name = "cometd"
+
     def __init__(
         self,
         sf: SalesforceConfig,
@@ -142,6 +155,7 @@ class FoEventStream:
         connection_timeout: float = 10.0,
     ) -> None:
         self.channel = channel
+        self.cursor_key = channel
         self.keepalive_seconds = keepalive_seconds
         self.status = StreamStatus()
         self._tokens = tokens
@@ -159,6 +173,12 @@ class FoEventStream:
 
     def __repr__(self) -> str:
         return f"FoEventStream(url={self._url!r}, channel={self.channel!r})"
+
+    def committed(self, events: Sequence[Any]) -> None:
+        """The ingest stored ``events``: CometD has no flow control, only the status learns the replay id."""
+        ids = [e.replay_id for e in events if isinstance(e.replay_id, int)]
+        if ids:
+            self.status.last_replay_id = str(max(ids))
 
     # ---- wiring for the library's hooks ----------------------------------------------------------------
     def _activity(self) -> None:
@@ -220,7 +240,7 @@ class FoEventStream:
     # ---- the endless iterator --------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Events in arrival order, forever; reopens transparently (see the module docstring)."""
-        seen = _Seen()
+        seen = SeenIds()
         failures = store_failures = 0
         while True:
             client: StreamClient | None = None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .base import QUEUES, STATES, Job, LedgerEntry, NewJob, SaleRecord, Store
+from .base import QUEUES, STATES, Cursor, Job, LedgerEntry, NewJob, SaleRecord, Store
 from .url import ACCEPTED, parse_store_url, redact_url
 
-__all__ = ["ACCEPTED", "QUEUES", "STATES", "Job", "LedgerEntry", "NewJob", "SaleRecord", "Store",
+__all__ = ["ACCEPTED", "QUEUES", "STATES", "Cursor", "Job", "LedgerEntry", "NewJob", "SaleRecord", "Store",
            "open_store", "parse_store_url", "redact_url"]
 
 

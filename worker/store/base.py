@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import Sequence
@@ -10,6 +12,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 QUEUES = ("fo_import", "sale", "status", "return", "cancel")
+
+# A replay cursor: a CometD replayId (an integer that only moves forward) or a Pub/Sub replay_id (opaque bytes,
+# never compared or computed on: the latest committed one wins). Stored as ``replay_id`` or, base64, ``replay_bytes``.
+Cursor = int | bytes
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,15 @@ class Store(Protocol):
     async def ping(self) -> None: ...  # raises if the store is not writable
 
     # replay cursor, one per channel: only moves forward, except reset_cursor
-    async def get_cursor(self, channel: str) -> int | None: ...
-    async def advance_cursor(self, channel: str, replay_id: int) -> None: ...
+    # (an integer cursor only moves forward; a bytes cursor is replaced by each write: opaque, not comparable)
+    async def get_cursor(self, channel: str) -> Cursor | None: ...
+    async def advance_cursor(self, channel: str, replay_id: Cursor) -> None: ...
     async def reset_cursor(self, channel: str) -> None: ...
 
     # queues. enqueue drops duplicates (dedupe_key, event_uuid: per queue) and advances ``cursor``
     # (channel, replay_id) in the SAME transaction; returns how many jobs were inserted. ValueError for an
     # unknown queue or a payload that is not JSON (NaN, Infinity, non-JSON types), before anything is written.
-    async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int: ...
+    async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, Cursor] | None = None) -> int: ...
 
     # due pending jobs and expired leases, oldest first; of an ordering key only its oldest live job, and only
     # while no other job of the key holds a live lease; leases them (processing, attempts + 1) under a NEW
@@ -124,6 +131,25 @@ class Store(Protocol):
 
 
 STATES = ("pending", "processing", "done", "dead")
+
+
+def cursor_columns(value: Cursor) -> tuple[int | None, str | None]:
+    """A cursor -> its (replay_id, replay_bytes) columns; TypeError for anything else (before any write)."""
+    if isinstance(value, bytes):
+        return None, base64.b64encode(value).decode("ascii")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, None
+    raise TypeError(f"a replay cursor is an int or bytes, not {type(value).__name__}")
+
+
+def cursor_value(replay_id: Any, replay_bytes: Any) -> Cursor:
+    """The stored columns -> the cursor (bytes when ``replay_bytes`` is set)."""
+    if replay_bytes is not None:
+        try:
+            return base64.b64decode(str(replay_bytes), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("stored replay_bytes is not base64") from None
+    return int(replay_id)
 
 
 def new_token(worker_id: str) -> str:

@@ -26,6 +26,23 @@ POSTGRES_V3 = [
         PRIMARY KEY (kind, key))""",
 ]
 
+# Version 4: a cursor is an integer (CometD replayId) or opaque bytes (Pub/Sub replay_id, kept as base64 text in
+# ``replay_bytes``); exactly one of the two is set. Existing integer cursors are kept as they are. SQLite cannot
+# drop a NOT NULL, so its table is rebuilt (inside the migration's one transaction).
+SQLITE_V4 = [
+    """CREATE TABLE cursors_v4 (channel TEXT PRIMARY KEY, replay_id INTEGER, replay_bytes TEXT, updated_at REAL,
+        CHECK ((replay_id IS NULL) <> (replay_bytes IS NULL)))""",
+    "INSERT INTO cursors_v4 (channel, replay_id, updated_at) SELECT channel, replay_id, updated_at FROM cursors",
+    "DROP TABLE cursors",
+    "ALTER TABLE cursors_v4 RENAME TO cursors",
+]
+POSTGRES_V4 = [
+    "ALTER TABLE cursors ALTER COLUMN replay_id DROP NOT NULL",
+    "ALTER TABLE cursors ADD COLUMN IF NOT EXISTS replay_bytes TEXT",
+    "ALTER TABLE cursors DROP CONSTRAINT IF EXISTS cursors_one_kind",
+    "ALTER TABLE cursors ADD CONSTRAINT cursors_one_kind CHECK ((replay_id IS NULL) <> (replay_bytes IS NULL))",
+]
+
 SQLITE: list[list[str]] = [
     [
         "CREATE TABLE IF NOT EXISTS cursors (channel TEXT PRIMARY KEY, replay_id INTEGER NOT NULL, "
@@ -50,6 +67,7 @@ SQLITE: list[list[str]] = [
     ],
     ACTIVE_INDEXES,
     SQLITE_V3,
+    SQLITE_V4,
 ]
 
 POSTGRES: list[list[str]] = [
@@ -77,4 +95,5 @@ POSTGRES: list[list[str]] = [
     ],
     ACTIVE_INDEXES,
     POSTGRES_V3,
+    POSTGRES_V4,
 ]

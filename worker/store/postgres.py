@@ -28,7 +28,20 @@ from typing import Any
 
 import asyncpg
 
-from .base import QUEUES, Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
+from .base import (
+    QUEUES,
+    Cursor,
+    Job,
+    LedgerEntry,
+    NewJob,
+    SaleRecord,
+    check_jobs,
+    cursor_columns,
+    cursor_value,
+    encode_json,
+    fill_counts,
+    new_token,
+)
 from .migrations import POSTGRES
 from .url import redact_url, scrub
 
@@ -63,8 +76,10 @@ UPDATE jobs j SET state = 'processing', attempts = attempts + 1, claimed_by = $2
        lease_until = now() + make_interval(secs => $3), claim_token = $4
  WHERE j.id = ANY($1::bigint[]) AND {_KEY_FREE}
 RETURNING {", ".join("j." + c for c in COLUMNS)}"""
-CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES ($1, $2, now()) ON CONFLICT "
-              "(channel) DO UPDATE SET replay_id = GREATEST(cursors.replay_id, excluded.replay_id), "
+# an integer cursor only moves forward; a bytes cursor (opaque) replaces whatever was there
+CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, replay_bytes, updated_at) VALUES ($1, $2, $3, now()) "
+              "ON CONFLICT (channel) DO UPDATE SET replay_id = CASE WHEN excluded.replay_id IS NULL THEN NULL "
+              "ELSE GREATEST(cursors.replay_id, excluded.replay_id) END, replay_bytes = excluded.replay_bytes, "
               "updated_at = now()")
 ENQUEUE_SQL = """
 INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload)
@@ -141,19 +156,20 @@ class PostgresStore:
         await self.pool.execute(META_SQL, "ping", datetime.now(UTC).isoformat())
 
     # -- replay cursor -------------------------------------------------------------------------------
-    async def get_cursor(self, channel: str) -> int | None:
-        value = await self.pool.fetchval("SELECT replay_id FROM cursors WHERE channel = $1", channel)
-        return int(value) if value is not None else None
+    async def get_cursor(self, channel: str) -> Cursor | None:
+        row = await self.pool.fetchrow("SELECT replay_id, replay_bytes FROM cursors WHERE channel = $1", channel)
+        return cursor_value(row[0], row[1]) if row is not None else None
 
-    async def advance_cursor(self, channel: str, replay_id: int) -> None:
-        await self.pool.execute(CURSOR_SQL, channel, replay_id)
+    async def advance_cursor(self, channel: str, replay_id: Cursor) -> None:
+        await self.pool.execute(CURSOR_SQL, channel, *cursor_columns(replay_id))
 
     async def reset_cursor(self, channel: str) -> None:
         await self.pool.execute("DELETE FROM cursors WHERE channel = $1", channel)
 
     # -- queues --------------------------------------------------------------------------------------
-    async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int:
+    async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, Cursor] | None = None) -> int:
         texts = check_jobs(jobs)
+        cursor_row = cursor_columns(cursor[1]) if cursor is not None else (None, None)
         if not jobs and cursor is None:
             return 0
         columns = ([j.queue for j in jobs], [j.dedupe_key for j in jobs], [j.ordering_key for j in jobs],
@@ -170,7 +186,7 @@ class PostgresStore:
                     # ids follow the given order (WITH ORDINALITY), so ordering keys keep arrival order
                     inserted = len(await conn.fetch(ENQUEUE_SQL, *columns)) if jobs else 0
                     if cursor is not None:
-                        await conn.execute(CURSOR_SQL, cursor[0], cursor[1])
+                        await conn.execute(CURSOR_SQL, cursor[0], *cursor_row)
                 return inserted
             except asyncpg.DeadlockDetectedError:
                 # not expected (see the lock above); the victim rolled back entirely, so a rerun is exact

@@ -27,7 +27,20 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .base import QUEUES, Job, LedgerEntry, NewJob, SaleRecord, check_jobs, encode_json, fill_counts, new_token
+from .base import (
+    QUEUES,
+    Cursor,
+    Job,
+    LedgerEntry,
+    NewJob,
+    SaleRecord,
+    check_jobs,
+    cursor_columns,
+    cursor_value,
+    encode_json,
+    fill_counts,
+    new_token,
+)
 from .migrations import SQLITE
 from .writer_lock import WriterLock
 
@@ -58,9 +71,11 @@ UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_until = :le
     ORDER BY id LIMIT :limit)
 RETURNING {JOB_COLUMNS}"""
 
-CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, updated_at) VALUES (?, ?, ?) ON CONFLICT (channel) "
-              "DO UPDATE SET replay_id = max(replay_id, excluded.replay_id), "
-              "updated_at = excluded.updated_at")
+# an integer cursor only moves forward; a bytes cursor (opaque) replaces whatever was there
+CURSOR_SQL = ("INSERT INTO cursors (channel, replay_id, replay_bytes, updated_at) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT (channel) DO UPDATE SET replay_id = CASE WHEN excluded.replay_id IS NULL THEN NULL "
+              "ELSE max(coalesce(replay_id, excluded.replay_id), excluded.replay_id) END, "
+              "replay_bytes = excluded.replay_bytes, updated_at = excluded.updated_at")
 ENQUEUE_SQL = ("INSERT INTO jobs (queue, dedupe_key, ordering_key, event_uuid, payload, created_at, "
                "updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 EFFECT_SQL = ("INSERT INTO effects (kind, key, first_at, started_at) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) "
@@ -209,19 +224,20 @@ class SqliteStore:
         await self._rowcount(META_SQL, ("ping", str(time.time())))
 
     # -- replay cursor -------------------------------------------------------------------------------
-    async def get_cursor(self, channel: str) -> int | None:
-        rows = await self._fetch("SELECT replay_id FROM cursors WHERE channel = ?", (channel,))
-        return int(rows[0][0]) if rows else None
+    async def get_cursor(self, channel: str) -> Cursor | None:
+        rows = await self._fetch("SELECT replay_id, replay_bytes FROM cursors WHERE channel = ?", (channel,))
+        return cursor_value(rows[0][0], rows[0][1]) if rows else None
 
-    async def advance_cursor(self, channel: str, replay_id: int) -> None:
-        await self._rowcount(CURSOR_SQL, (channel, replay_id, time.time()))
+    async def advance_cursor(self, channel: str, replay_id: Cursor) -> None:
+        await self._rowcount(CURSOR_SQL, (channel, *cursor_columns(replay_id), time.time()))
 
     async def reset_cursor(self, channel: str) -> None:
         await self._rowcount("DELETE FROM cursors WHERE channel = ?", (channel,))
 
     # -- queues --------------------------------------------------------------------------------------
-    async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, int] | None = None) -> int:
+    async def enqueue(self, jobs: Sequence[NewJob], *, cursor: tuple[str, Cursor] | None = None) -> int:
         texts = check_jobs(jobs)
+        columns = cursor_columns(cursor[1]) if cursor is not None else (None, None)
         if not jobs and cursor is None:
             return 0
         now = time.time()
@@ -234,7 +250,7 @@ class SqliteStore:
         async def go(db: Db) -> int:
             # executemany sums the rows actually inserted; ON CONFLICT DO NOTHING drops duplicates
             inserted = (await db.executemany(ENQUEUE_SQL, rows)).rowcount if rows else 0
-            await db.execute(CURSOR_SQL, (cursor[0], cursor[1], now))
+            await db.execute(CURSOR_SQL, (cursor[0], *columns, now))
             return max(inserted, 0)
 
         return await self._run(go)

@@ -118,6 +118,7 @@ class Event:
     event_uuid: str | None = None
     old_status: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    keepalive: bool = False
 
 
 async def events(items: list[Event]) -> AsyncIterator[Event]:

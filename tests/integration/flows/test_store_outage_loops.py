@@ -49,6 +49,7 @@ class Event:
     event_uuid: str | None = None
     old_status: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    keepalive: bool = False
 
 
 async def stream(events: list[Event]) -> AsyncIterator[Event]:

@@ -245,3 +245,20 @@ async def test_store_outage_waits_for_the_cursor_without_handshakes_or_salesforc
         assert (await running.next()).fulfillment_order_id == "FO-after-outage"
     finally:
         await running.stop()
+
+
+async def test_committed_shows_the_greatest_stored_replay_id_and_a_foreign_cursor_counts_as_none(env) -> None:
+    """CometD's commit hook puts the batch's greatest replayId in the status; a bytes cursor under its key (not a
+    CometD one) is ignored: the subscription starts at the initial replay (-1)."""
+    fake_sf, _cometd, tokens = env
+    stream = make_stream(fake_sf, tokens, Cursor(b"\x01"))  # type: ignore[arg-type]
+    stream.committed([parse_event({"channel": CHANNEL, "data": {"event": {"replayId": n}, "payload": {}}})
+                      for n in (7, 12, 9)])
+    assert stream.status.last_replay_id == "12" and stream.status.transport == "cometd"
+    assert stream.status.window is None
+    running = Running(stream)
+    try:
+        await until(lambda: stream.status.connected)
+        assert stream._replay.last_requested == -1
+    finally:
+        await running.stop()

@@ -1,0 +1,316 @@
+"""FulfillmentOrder status events over the gRPC Pub/Sub API (``eventbus.v1.PubSub``), with flow control.
+
+:class:`PubSubStream` is the second transport beside CometD's :class:`~worker.salesforce.stream.FoEventStream`:
+the same endless iterator of :class:`StreamEvent` and the same guarantees, plus backpressure.
+
+* Open: wait until every event delivered before is committed (the stored replay id is then exact), read it, check
+  the topic once (``GetTopic``), ``Subscribe`` with ``replay_preset`` CUSTOM from the stored replay id, else
+  LATEST/EARLIEST per ``initial_replay``. Auth is the metadata ``accesstoken``/``instanceurl``/``tenantid``.
+* Flow control (:class:`~worker.salesforce.pubsub_flow.FlowWindow`): events are asked for with ``num_requested``
+  only as the ingest's commits (:meth:`committed`) free the window: at most ``num_requested`` events are ever
+  held outside the store, whatever the backlog.
+* Payloads are Avro; each schema id's schema is fetched once (``GetSchema``) and cached.
+* An empty keepalive response's ``latest_replay_id`` is yielded as a cursor-only item, so a quiet channel's
+  stored replay id stays inside the retention window.
+* Errors (:func:`~worker.salesforce.pubsub_flow.classify`): UNAUTHENTICATED refreshes the token once and
+  resubscribes at once (then backs off); a corrupted/expired replay id resubscribes at LATEST, then runs the same
+  reconciliation as CometD's invalid replay id; anything else (UNAVAILABLE, a reset stream, silence beyond
+  ``keepalive_seconds`` while events are requested) reopens with backoff from the stored replay id.
+
+The stream never writes the cursor; the ingest does, after the inbox commit (its key is ``pubsub:<channel>``:
+an opaque replay id never meets CometD's integer one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import fastavro
+import grpc
+import structlog
+
+from worker._pubsub_pb import pubsub_api_pb2 as pb
+from worker._pubsub_pb import pubsub_api_pb2_grpc as pb_grpc
+from worker.config import SalesforceConfig
+from worker.config.worker_section import PubSubConfig
+from worker.errors import PermanentError
+from worker.retry import RetryPolicy
+from worker.salesforce.auth import Token, TokenProvider
+from worker.salesforce.cometd import describe_error
+from worker.salesforce.pubsub_flow import Action, FlowWindow, classify, record_payload, replay_text
+from worker.salesforce.pubsub_rpc import error_code, metadata, open_channel
+from worker.salesforce.stream import (
+    OPEN_TIMEOUT,
+    STORE_RETRY,
+    STREAM_RETRY,
+    CursorUnavailable,
+    SeenIds,
+    StreamEvent,
+    StreamStatus,
+)
+
+__all__ = ["PubSubStream"]
+
+log = structlog.get_logger(__name__)
+CursorGetter = Callable[[str], Awaitable[int | bytes | None]]
+FIRST_ANSWER_WAIT = 5.0  # after an invalid replay id: how long to wait for the LATEST subscription's first answer
+
+
+class _Reopen(Exception):
+    """The subscription must be reopened for a reason of our own (silence, the server ended the stream)."""
+
+
+class PubSubStream:
+    name = "pubsub"
+
+    def __init__(self, sf: SalesforceConfig, tokens: TokenProvider, cursor: Any, settings: PubSubConfig, *,
+                 channel: str = "/event/FOStatusChangedEvent", initial_replay: int = -1,
+                 on_invalid_replay: Callable[[], Awaitable[None]] | None = None,
+                 retry: RetryPolicy = STREAM_RETRY, store_retry: RetryPolicy = STORE_RETRY) -> None:
+        self.channel, self.cursor_key = channel, f"pubsub:{channel}"
+        self.keepalive_seconds = settings.keepalive_seconds
+        self.window = FlowWindow(settings.num_requested)
+        self.status = StreamStatus(transport="pubsub", window=settings.num_requested, requested=0, outstanding=0)
+        self._sf, self._settings, self._tokens, self._cursor = sf, settings, tokens, cursor
+        self._preset = pb.ReplayPreset.EARLIEST if initial_replay == -2 else pb.ReplayPreset.LATEST
+        self._on_invalid_replay = on_invalid_replay
+        self._retry, self._store_retry = retry, store_retry
+        self._schemas: dict[str, Any] = {}
+        self._topic_checked = False
+        self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
+        self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
+        self._reconcile = False  # an invalid replay id was refused: reconcile once the LATEST subscription stands
+        self._reader: asyncio.Future[Any] | None = None  # the pending read of the current subscription
+        self._wake = asyncio.Event()  # commits freed the window
+        self._last_activity = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"PubSubStream(target={self._settings.target!r}, topic={self.channel!r})"
+
+    # ---- the ingest's commit hook ------------------------------------------------------------------------
+    def committed(self, events: Sequence[Any]) -> None:
+        """The ingest stored ``events``: free their part of the window (more may be asked for now)."""
+        self.window.committed(sum(1 for event in events if not event.keepalive))
+        last = events[-1].replay_id if events else None
+        if isinstance(last, bytes):
+            self.status.last_replay_id = replay_text(last)
+        self._show()
+        self._wake.set()
+
+    def _show(self) -> None:
+        self.status.requested, self.status.outstanding = self.window.requested, self.window.uncommitted
+
+    def _activity(self) -> None:
+        self._last_activity = time.monotonic()
+        self.status.last_message_at = time.time()
+
+    # ---- the endless iterator ----------------------------------------------------------------------------
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """Events (and keepalive cursors) in stream order, forever; reopens as the module docstring says."""
+        seen = SeenIds()
+        failures = store_failures = 0
+        token_refreshed = False
+        while True:
+            reason, store_down, at_once = "ended", False, False
+            try:
+                async for item in self._subscription(seen):
+                    failures, token_refreshed = 0, False
+                    yield item
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except CursorUnavailable as exc:
+                reason, store_down = f"store: {exc}", True
+            except grpc.aio.AioRpcError as exc:
+                code = error_code(exc)
+                action = classify(exc.code().name, code)
+                reason = f"{exc.code().name} {code or ''} {(exc.details() or '')[:200]}".strip()
+                if action is Action.REFRESH_AUTH and not token_refreshed:
+                    token_refreshed = at_once = True
+                    if self._used is not None:
+                        await self._tokens.invalidate(self._used)
+                elif action is Action.INVALID_REPLAY:
+                    log.warning("stream_invalid_replay", channel=self.channel, transport="pubsub",
+                                replay_id=replay_text(self._from), error=reason)
+                    self._preset, self._reconcile, at_once = pb.ReplayPreset.LATEST, True, True
+                elif action is Action.REFUSED:
+                    log.error("stream_refused", channel=self.channel, error=reason)
+            except Exception as exc:
+                reason = describe_error(exc)
+            finally:
+                self.status.connected = False
+            if store_down:
+                store_failures += 1
+                delay = self._store_retry.delay_for(store_failures)
+            else:
+                failures, store_failures = failures + (0 if at_once else 1), 0
+                delay = 0.0 if at_once else self._retry.delay_for(failures)
+            self.status.reconnects += 1
+            log.warning("stream_reopened", channel=self.channel, transport="pubsub", reason=reason,
+                        attempt=store_failures if store_down else failures, delay_s=round(delay, 3))
+            await asyncio.sleep(delay)
+
+    async def _drained(self) -> None:
+        """Wait until every delivered event is committed: the stored replay id is then the one to resume from."""
+        while self.window.uncommitted > 0:
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _subscription(self, seen: SeenIds) -> AsyncIterator[StreamEvent]:
+        await self._drained()
+        try:
+            stored = await self._cursor.get_cursor(self.cursor_key)
+        except Exception as exc:
+            raise CursorUnavailable(describe_error(exc)) from exc
+        token = self._used = await self._tokens.token()
+        md = metadata(token)
+        channel = open_channel(self._settings, self._sf)
+        call: Any = None
+        try:
+            stub = pb_grpc.PubSubStub(channel)
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                await self._check_topic(stub, md)
+            call = stub.Subscribe(metadata=md)
+            self.window.resubscribed()
+            first = pb.FetchRequest(topic_name=self.channel, num_requested=self.window.next_request())
+            self._from = stored if isinstance(stored, bytes) and not self._reconcile else None
+            if self._from is not None:
+                first.replay_preset, first.replay_id = pb.ReplayPreset.CUSTOM, self._from
+            else:
+                first.replay_preset = self._preset
+            await call.write(first)
+            self.window.asked(first.num_requested)
+            self._activity()
+            self._show()
+            self.status.connected = True
+            log.info("stream_subscribed", channel=self.channel, transport="pubsub",
+                     replay_preset=pb.ReplayPreset.Name(first.replay_preset),
+                     replay_from=replay_text(first.replay_id) if first.replay_id else None)
+            if self._reconcile:
+                await self._reconcile_after_first_answer(call)
+            while True:
+                if self._reader is None:
+                    self._reader = asyncio.ensure_future(call.read())
+                if not await self._wait(self._reader):
+                    await self._ask_more(call)
+                    continue
+                response, self._reader = self._reader.result(), None
+                if response is grpc.aio.EOF:
+                    raise _Reopen("the server ended the stream")
+                self._activity()
+                async for item in self._items(stub, md, response, seen):
+                    yield item
+        finally:
+            reader, self._reader = self._reader, None
+            if reader is not None:  # a read still pending (or failed) when the subscription ends: reap it
+                reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
+            if call is not None:
+                call.cancel()
+            with contextlib.suppress(Exception):
+                await channel.close(grace=None)
+
+    async def _reconcile_after_first_answer(self, call: Any) -> None:
+        """A refused replay id: resubscribed at LATEST; once the server answered (or after a short wait, as a
+        subscription has no acknowledgement), reconcile. An FO reaching its status before that is in the
+        sweep's query; one after it arrives as an event. The first answer stays in ``_reader`` for the loop."""
+        self._reader = asyncio.ensure_future(call.read())
+        await asyncio.wait({self._reader}, timeout=FIRST_ANSWER_WAIT)
+        if self._on_invalid_replay is not None:
+            await self._on_invalid_replay()
+        self._reconcile = False
+
+    async def _ask_more(self, call: Any) -> None:
+        n = self.window.next_request()
+        if n:
+            await call.write(pb.FetchRequest(topic_name=self.channel, num_requested=n))
+            self.window.asked(n)
+            self._last_activity = time.monotonic()  # the watchdog counts from the request
+            self._show()
+
+    async def _wait(self, reader: asyncio.Future[Any]) -> bool:
+        """True once ``reader`` is done; False when commits freed enough of the window to ask for more. Silence
+        counts only while events are requested (waiting for our own store is backpressure, not silence)."""
+        while True:
+            if reader.done():
+                return True
+            if self.window.next_request():
+                return False
+            self._wake.clear()
+            timeout = None
+            if self.window.requested > 0:
+                timeout = self.keepalive_seconds - (time.monotonic() - self._last_activity)
+                if timeout <= 0:
+                    log.warning("stream_silent", channel=self.channel, keepalive_s=self.keepalive_seconds)
+                    raise _Reopen("silent")
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({reader, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waker.cancel()
+
+    async def _items(self, stub: Any, md: Any, response: Any, seen: SeenIds) -> AsyncIterator[StreamEvent]:
+        """One FetchResponse -> events (and, for an empty one, its latest replay id as a cursor-only item)."""
+        decoded: list[StreamEvent] = []
+        for consumer in response.events:
+            replay_id = bytes(consumer.replay_id)
+            if replay_id not in seen:
+                decoded.append(await self._event(stub, md, consumer, replay_id))
+        # remembered only once the whole response is decoded: a failed GetSchema (the reopen replays the batch)
+        # must not leave events marked as delivered
+        fresh = [event for event in decoded if seen.add(event.replay_id)]
+        # the server counts every event it sent; the window holds those the ingest will commit
+        self.window.delivered(len(response.events), kept=sum(1 for event in fresh if not event.keepalive))
+        self._show()
+        if not response.events and response.latest_replay_id:
+            latest = bytes(response.latest_replay_id)
+            if seen.add(latest):
+                fresh.append(StreamEvent(replay_id=latest, event_uuid=None, fulfillment_order_id=None,
+                                         new_status=None, old_status=None, order_summary_id=None, payload={},
+                                         channel=self.channel, keepalive=True))
+        for item in fresh:
+            yield item
+
+    async def _event(self, stub: Any, md: Any, consumer: Any, replay_id: bytes) -> StreamEvent:
+        try:
+            schema = await self._schema(stub, md, consumer.event.schema_id)
+            record = fastavro.schemaless_reader(io.BytesIO(consumer.event.payload), schema, None)
+        except grpc.aio.AioRpcError:
+            raise
+        except Exception as exc:  # an undecodable event: its replay id still moves the cursor (the sweep covers it)
+            log.warning("stream_message_skipped", channel=self.channel, replay_id=replay_text(replay_id),
+                        error=describe_error(exc))
+            return StreamEvent(replay_id=replay_id, event_uuid=None, fulfillment_order_id=None, new_status=None,
+                               old_status=None, order_summary_id=None, payload={}, channel=self.channel,
+                               keepalive=True)
+        payload = record_payload(record if isinstance(record, dict) else {})
+
+        def opt(key: str) -> str | None:
+            value = payload.get(key)
+            return str(value) if value not in (None, "") else None
+
+        return StreamEvent(replay_id=replay_id, event_uuid=opt("EventUuid") or (consumer.event.id or None),
+                           fulfillment_order_id=opt("FulfillmentOrderId"), new_status=opt("NewStatus"),
+                           old_status=opt("OldStatus"), order_summary_id=opt("OrderSummaryId"), payload=payload,
+                           channel=self.channel)
+
+    async def _schema(self, stub: Any, md: Any, schema_id: str) -> Any:
+        if schema_id not in self._schemas:
+            info = await stub.GetSchema(pb.SchemaRequest(schema_id=schema_id), metadata=md, timeout=OPEN_TIMEOUT)
+            self._schemas[schema_id] = fastavro.parse_schema(json.loads(info.schema_json))
+            log.info("pubsub_schema_fetched", schema_id=schema_id)
+        return self._schemas[schema_id]
+
+    async def _check_topic(self, stub: Any, md: Any) -> None:
+        if self._topic_checked:
+            return
+        info = await stub.GetTopic(pb.TopicRequest(topic_name=self.channel), metadata=md)
+        if not info.can_subscribe:
+            raise PermanentError("salesforce", f"Pub/Sub topic {self.channel} does not allow subscribing")
+        self._topic_checked = True
