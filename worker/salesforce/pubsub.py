@@ -83,6 +83,7 @@ class PubSubStream:
         self._retry, self._store_retry = retry, store_retry
         self._schemas: dict[str, Any] = {}
         self._topic_checked = False
+        self._switch_checked = False  # looked for CometD's cursor once (see _switched_from_cometd)
         self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
         self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
         self._reconcile = False  # an invalid replay id was refused: reconcile once the LATEST subscription stands
@@ -165,6 +166,8 @@ class PubSubStream:
         await self._drained()
         try:
             stored = await self._cursor.get_cursor(self.cursor_key)
+            if stored is None and not self._switch_checked:
+                await self._switched_from_cometd()
         except Exception as exc:
             raise CursorUnavailable(describe_error(exc)) from exc
         token = self._used = await self._tokens.token()
@@ -215,6 +218,15 @@ class PubSubStream:
                 call.cancel()
             with contextlib.suppress(Exception):
                 await channel.close(grace=None)
+
+    async def _switched_from_cometd(self) -> None:
+        """No Pub/Sub cursor but CometD's (the channel is its key): the deployment switched transports, and what was
+        published between CometD's last commit and this subscription is in neither stream. Reconciled as after a
+        refused replay id: LATEST, then the sweep (also when the periodic reconciliation is switched off)."""
+        self._switch_checked = True
+        if await self._cursor.get_cursor(self.channel) is not None:
+            log.warning("stream_transport_switched", channel=self.channel, transport="pubsub", previous="cometd")
+            self._preset, self._reconcile = pb.ReplayPreset.LATEST, True
 
     async def _reconcile_after_first_answer(self, call: Any) -> None:
         """A refused replay id: resubscribed at LATEST; once the server answered (or after a short wait, as a

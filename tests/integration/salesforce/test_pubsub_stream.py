@@ -129,12 +129,14 @@ class Tokens:
 
 
 class Cursor:
-    def __init__(self, value: bytes | None = None) -> None:
-        self.value = value
+    """The store's cursors: Pub/Sub's (``value``) and CometD's (``cometd``, key: the channel itself)."""
 
-    async def get_cursor(self, key: str) -> bytes | None:
-        assert key == f"pubsub:{TOPIC}"
-        return self.value
+    def __init__(self, value: bytes | None = None, cometd: int | None = None) -> None:
+        self.value, self.cometd = value, cometd
+
+    async def get_cursor(self, key: str) -> bytes | int | None:
+        assert key in (f"pubsub:{TOPIC}", TOPIC)
+        return self.value if key.startswith("pubsub:") else self.cometd
 
 
 @pytest.fixture
@@ -269,6 +271,25 @@ async def test_invalid_replay_resubscribes_at_latest_then_reconciles(server: tup
     (item,) = await take(stream, 1, timeout=15)
     assert servicer.subscribes == 2 and servicer.requests[0].replay_preset == pb.ReplayPreset.LATEST
     assert order == ["reconcile after 1 request(s)"] and item.replay_id == b"tip"
+
+
+@pytest.mark.parametrize(("cometd", "reconciled"), [(4711, 1), (None, 0)])
+async def test_a_switch_from_cometd_reconciles_once_after_the_latest_subscription(
+        server: tuple[Scripted, str], cometd: int | None, reconciled: int) -> None:
+    """No Pub/Sub cursor but a CometD one (the deployment switched transports): subscribe at LATEST, then run the
+    reconciliation once, as after a refused replay id; a first start (no cursor at all) does not reconcile."""
+    servicer, target = server
+    servicer.keepalive = b"tip"
+    runs: list[int] = []
+
+    async def reconcile() -> None:
+        runs.append(len(servicer.requests))
+
+    stream = make(target, Tokens("good"), Cursor(cometd=cometd), initial=-2, retry=SLOW, on_invalid_replay=reconcile)
+    (item,) = await take(stream, 1, timeout=15)
+    expected = pb.ReplayPreset.LATEST if reconciled else pb.ReplayPreset.EARLIEST
+    assert servicer.requests[0].replay_preset == expected and item.replay_id == b"tip"
+    assert runs == [1] * reconciled
 
 
 async def test_unavailable_reopens_with_backoff_from_the_stored_replay_id(server: tuple[Scripted, str]) -> None:
