@@ -12,10 +12,11 @@ the same endless iterator of :class:`StreamEvent` and the same guarantees, plus 
 * Payloads are Avro; each schema id's schema is fetched once (``GetSchema``) and cached.
 * An empty keepalive response's ``latest_replay_id`` is yielded as a cursor-only item, so a quiet channel's
   stored replay id stays inside the retention window.
-* Errors (:func:`~worker.salesforce.pubsub_flow.classify`): UNAUTHENTICATED refreshes the token once and
-  resubscribes at once (then backs off); a corrupted/expired replay id resubscribes at LATEST, then runs the same
-  reconciliation as CometD's invalid replay id; anything else (UNAVAILABLE, a reset stream, silence beyond
-  ``keepalive_seconds`` while events are requested) reopens with backoff from the stored replay id.
+* Errors (:func:`~worker.salesforce.pubsub_flow.classify`): UNAUTHENTICATED drops the refused token and
+  resubscribes with a fresh one (at once the first time, then with backoff); a corrupted/expired replay id
+  resubscribes at LATEST, then runs the same reconciliation as CometD's invalid replay id; anything else
+  (UNAVAILABLE, a reset stream, silence beyond ``keepalive_seconds`` while events are requested) reopens with
+  backoff from the stored replay id.
 
 The stream never writes the cursor; the ingest does, after the inbox commit (its key is ``pubsub:<channel>``:
 an opaque replay id never meets CometD's integer one).
@@ -131,8 +132,8 @@ class PubSubStream:
                 code = error_code(exc)
                 action = classify(exc.code().name, code)
                 reason = f"{exc.code().name} {code or ''} {(exc.details() or '')[:200]}".strip()
-                if action is Action.REFRESH_AUTH and not token_refreshed:
-                    token_refreshed = at_once = True
+                if action is Action.REFRESH_AUTH:  # a refused token is never reused; only the first retry is at once
+                    at_once, token_refreshed = not token_refreshed, True
                     if self._used is not None:
                         await self._tokens.invalidate(self._used)
                 elif action is Action.INVALID_REPLAY:

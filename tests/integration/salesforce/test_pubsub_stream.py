@@ -256,6 +256,17 @@ async def test_unauthenticated_refreshes_the_token_once_and_resubscribes_at_once
     assert len(got) == 3 and tokens.invalidated == 1 and servicer.subscribes == 2
 
 
+async def test_a_refreshed_token_refused_again_is_refreshed_again_after_backoff(
+        server: tuple[Scripted, str]) -> None:
+    """Two refused tokens in a row: the first refusal resubscribes at once, the second backs off, and each refused
+    token is invalidated (was: the second was kept and retried forever, the stream never recovered)."""
+    servicer, target = server
+    servicer.backlog, servicer.tokens = 3, {"fresh"}
+    tokens = Tokens("revoked", "revoked-too", "fresh")
+    got = await take(make(target, tokens, Cursor(), initial=-2), 3, timeout=10)
+    assert len(got) == 3 and tokens.invalidated == 2 and servicer.subscribes == 3
+
+
 @pytest.mark.parametrize("code", ["sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"])
 async def test_invalid_replay_resubscribes_at_latest_then_reconciles(server: tuple[Scripted, str], code: str) -> None:
     """A refused replay id: resubscribe at LATEST (not from the stored id), then the reconciliation runs once."""
