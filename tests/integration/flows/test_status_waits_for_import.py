@@ -66,7 +66,7 @@ async def test_a_pack_event_outlives_the_killed_importers_lease_and_then_applies
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
-        await asyncio.sleep(LEASE + 0.5)  # the dead importer's lease runs out; the re-run imports and records
+        await asyncio.sleep(LEASE + 2.0)  # the dead lease runs out, then the re-run waits its turn in the backlog
         await store.ledger_put(LedgerEntry(fo_id=FO, pos_order_id="POS-1", line_ids={"0a4L1": "POI-1"}))
         async with asyncio.timeout(4 * LEASE):
             while (counts := (await store.queue_counts())["status"])["done"] + counts["dead"] == 0:
