@@ -49,7 +49,7 @@ class Demo:
     def __init__(self, workdir: Path, pos: str = "retail_cloud") -> None:
         self.workdir, self.pos = workdir, pos  # pos: the POS back-end (retail_cloud or graphql)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.sf_url = self.pos_url = self.worker_url = self.graphql_url = ""
+        self.sf_url = self.pos_url = self.worker_url = self.graphql_url = self.pubsub_target = ""
         self.http: aiohttp.ClientSession | None = None
         self.failures: list[str] = []
 
@@ -87,12 +87,14 @@ class Demo:
             raise RuntimeError(f"emulator did not start; see {self.workdir / 'emulator.log'}")
         urls = json.loads(line)
         self.sf_url, self.pos_url, self.graphql_url = urls["sf_url"], urls["pos_url"], urls.get("graphql_url") or ""
+        self.pubsub_target = urls.get("pubsub_target") or ""
         _say(f"emulators: Salesforce {self.sf_url}, POS {self.pos_url}")
 
     def start_worker(self) -> None:
         port = _free_port()
         env = dict(os.environ, OMS_DEMO_SF_URL=self.sf_url, OMS_DEMO_POS_URL=self.pos_url,
-                   OMS_DEMO_GRAPHQL_URL=self.graphql_url, OMS_DEMO_DIR=str(self.workdir), OMS_DEMO_HTTP_PORT=str(port))
+                   OMS_DEMO_GRAPHQL_URL=self.graphql_url, OMS_DEMO_DIR=str(self.workdir), OMS_DEMO_HTTP_PORT=str(port),
+                   **({"OMS_DEMO_PUBSUB_TARGET": self.pubsub_target} if self.pubsub_target else {}))
         log = open(self.workdir / "worker.log", "wb")
         config = ROOT / ("config/demo-graphql.yaml" if self.pos == "graphql" else "config/demo.yaml")
         proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "run", "--config", str(config)],

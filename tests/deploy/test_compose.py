@@ -67,3 +67,19 @@ def test_worker_config_is_valid_with_the_compose_environment() -> None:
     assert config.worker.http.port == 8080
     assert config.worker.store_url.startswith("sqlite:////var/lib/oms-worker/")
     assert any(v.endswith(":/var/lib/oms-worker") for v in worker["volumes"])
+
+
+def test_the_demo_runs_on_the_emulators_pubsub_api_when_asked() -> None:
+    """OMS_DEMO_TRANSPORT=pubsub points the worker at the emulator service's Pub/Sub port (plaintext, exposed by the
+    emulator image and published beside 18081/18082); the compose default stays CometD."""
+    services = _compose()["services"]
+    worker = services["worker"]
+    (mount,) = [v for v in worker["volumes"] if v.endswith(":/etc/oms-worker/demo.yaml:ro")]
+    raw = yaml.safe_load((COMPOSE.parent / mount.split(":")[0]).resolve().read_text(encoding="utf-8"))
+    assert parse_config(raw, env=worker["environment"]).worker.stream.transport == "cometd"
+    stream = parse_config(raw, env={**worker["environment"], "OMS_DEMO_TRANSPORT": "pubsub"}).worker.stream
+    host, _, port = stream.pubsub.target.rpartition(":")
+    assert (stream.transport, host, stream.pubsub.tls) == ("pubsub", "emulator", False)
+    assert f"127.0.0.1:{port}:{port}" in services["emulator"]["ports"]
+    dockerfile = (COMPOSE.parent.parent / "Dockerfile").read_text(encoding="utf-8")
+    assert f"--pubsub-port\", \"{port}\"" in dockerfile and port in dockerfile.split("EXPOSE")[1].split("\n")[0]

@@ -112,6 +112,16 @@ async def busy_queues(store_url: str) -> dict[str, dict[str, int]]:
         await store.close()
 
 
+async def dead_letter_errors(store_url: str) -> list[tuple[str, str | None, str]]:
+    """(queue, ordering key, last error) of the first dead letters, so a failed run says why they died."""
+    store = await open_store(store_url)
+    try:
+        dead = await store.dead_letters(limit=5)
+        return [(job.queue, job.ordering_key, (job.last_error or "")[:300]) for job in dead]
+    finally:
+        await store.close()
+
+
 async def slowly(check: Callable[[], Awaitable[bool]], last: dict[str, Any], *, timeout: float, what: str) -> None:
     """``eventually`` for heavy checks (they share the event loop with both emulators): every 0.5 s, and the last
     observation in the failure message."""
@@ -210,6 +220,7 @@ async def test_two_replicas_with_kills_import_post_and_write_back_everything_onc
                 last["wrong statuses"] = {fo: (current.get(fo), want) for fo, want in expected.items()
                                           if current.get(fo) != want}
                 last["busy queues"] = await busy_queues(store_url)
+                last["dead letters"] = await dead_letter_errors(store_url)
                 return not last["wrong statuses"] and not last["busy queues"]
 
             await slowly(settled, last, timeout=120, what="statuses written back and queues idle")

@@ -62,6 +62,13 @@ def build_state(fo_id: str, record: dict[str, Any], line_ids: dict[str, str]) ->
     return FoState(fo_id=fo_id, status=str(record.get("Status") or ""), lines=lines)
 
 
+def not_imported_error(fo_id: str, wait: float | None) -> TransientError:
+    """A retry after ``wait`` seconds (job leases): the import that is not recorded yet may sit with a dead
+    importer's lease until it expires (then the idempotent import re-runs and writes the record)."""
+    return TransientError("pos", f"FulfillmentOrder {fo_id} has no import record yet; retrying once the import "
+                          "is recorded", code="NOT_IMPORTED_YET", retry_after=wait)
+
+
 class StatusSync:
     queue = "status"
 
@@ -70,6 +77,9 @@ class StatusSync:
         self.mapping = dict(config.worker.status_mapping)
         self.canceled_value = config.salesforce.OMSStatusCanceledValue
         self.effects = Effects(store, settle_seconds(config))
+        # An importer killed between the POS import and its ledger write holds the FO's import job until its
+        # lease runs out; retrying faster than that spends the event's whole budget before the re-run can land.
+        self.import_wait = config.worker.lease_seconds
 
     async def handle(self, jobs: Sequence[Job], outcome: Outcome) -> None:
         events = [(job, StoreFulfillmentEvent.model_validate(job.payload["event"])) for job in jobs]
@@ -89,8 +99,10 @@ class StatusSync:
             if entry is None:
                 # The POS has the order, so its import ran; its ledger record (FO line -> POS line ids) is written
                 # right after and may not be yet (an importer killed in between re-runs the idempotent import).
-                outcome.fail(job, TransientError("pos", f"FulfillmentOrder {fo_id} has no import record yet; "
-                                                 "retrying once the import is recorded", code="NOT_IMPORTED_YET"))
+                # The first retry is quick (the usual gap is the importer's own ledger write, milliseconds); then
+                # one more lease per attempt, so the budget outlasts an expired lease plus the import backlog.
+                wait = self.import_wait * (job.attempts - 1) if job.attempts > 1 else None
+                outcome.fail(job, not_imported_error(fo_id, wait))
                 continue
             state = build_state(fo_id, record, entry.line_ids)
             try:

@@ -9,13 +9,14 @@ the same endless iterator of :class:`StreamEvent` and the same guarantees, plus 
 * Flow control (:class:`~worker.salesforce.pubsub_flow.FlowWindow`): events are asked for with ``num_requested``
   only as the ingest's commits (:meth:`committed`) free the window: at most ``num_requested`` events are ever
   held outside the store, whatever the backlog.
-* Payloads are Avro; each schema id's schema is fetched once (``GetSchema``) and cached.
+* Payloads are Avro; each schema id's schema is fetched once (``GetSchema``) and cached (:mod:`.pubsub_decode`).
 * An empty keepalive response's ``latest_replay_id`` is yielded as a cursor-only item, so a quiet channel's
   stored replay id stays inside the retention window.
-* Errors (:func:`~worker.salesforce.pubsub_flow.classify`): UNAUTHENTICATED refreshes the token once and
-  resubscribes at once (then backs off); a corrupted/expired replay id resubscribes at LATEST, then runs the same
-  reconciliation as CometD's invalid replay id; anything else (UNAVAILABLE, a reset stream, silence beyond
-  ``keepalive_seconds`` while events are requested) reopens with backoff from the stored replay id.
+* Errors (:func:`~worker.salesforce.pubsub_flow.classify`): UNAUTHENTICATED drops the refused token and
+  resubscribes with a fresh one (at once the first time, then with backoff); a corrupted/expired replay id
+  resubscribes at LATEST, then runs the same reconciliation as CometD's invalid replay id; anything else
+  (UNAVAILABLE, a reset stream, silence beyond ``keepalive_seconds`` while events are requested) reopens with
+  backoff from the stored replay id.
 
 The stream never writes the cursor; the ingest does, after the inbox commit (its key is ``pubsub:<channel>``:
 an opaque replay id never meets CometD's integer one).
@@ -25,13 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-import fastavro
 import grpc
 import structlog
 
@@ -43,7 +41,8 @@ from worker.errors import PermanentError
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import Token, TokenProvider
 from worker.salesforce.cometd import describe_error
-from worker.salesforce.pubsub_flow import Action, FlowWindow, classify, record_payload, replay_text
+from worker.salesforce.pubsub_decode import Decoder
+from worker.salesforce.pubsub_flow import Action, FlowWindow, classify, replay_text
 from worker.salesforce.pubsub_rpc import error_code, metadata, open_channel
 from worker.salesforce.stream import (
     OPEN_TIMEOUT,
@@ -81,8 +80,9 @@ class PubSubStream:
         self._preset = pb.ReplayPreset.EARLIEST if initial_replay == -2 else pb.ReplayPreset.LATEST
         self._on_invalid_replay = on_invalid_replay
         self._retry, self._store_retry = retry, store_retry
-        self._schemas: dict[str, Any] = {}
+        self._decoder = Decoder(channel)  # Avro payloads; GetSchema once per schema id
         self._topic_checked = False
+        self._switch_checked = False  # looked for CometD's cursor once (see _switched_from_cometd)
         self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
         self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
         self._reconcile = False  # an invalid replay id was refused: reconcile once the LATEST subscription stands
@@ -130,8 +130,8 @@ class PubSubStream:
                 code = error_code(exc)
                 action = classify(exc.code().name, code)
                 reason = f"{exc.code().name} {code or ''} {(exc.details() or '')[:200]}".strip()
-                if action is Action.REFRESH_AUTH and not token_refreshed:
-                    token_refreshed = at_once = True
+                if action is Action.REFRESH_AUTH:  # a refused token is never reused; only the first retry is at once
+                    at_once, token_refreshed = not token_refreshed, True
                     if self._used is not None:
                         await self._tokens.invalidate(self._used)
                 elif action is Action.INVALID_REPLAY:
@@ -165,6 +165,8 @@ class PubSubStream:
         await self._drained()
         try:
             stored = await self._cursor.get_cursor(self.cursor_key)
+            if stored is None and not self._switch_checked:
+                await self._switched_from_cometd()
         except Exception as exc:
             raise CursorUnavailable(describe_error(exc)) from exc
         token = self._used = await self._tokens.token()
@@ -216,6 +218,15 @@ class PubSubStream:
             with contextlib.suppress(Exception):
                 await channel.close(grace=None)
 
+    async def _switched_from_cometd(self) -> None:
+        """No Pub/Sub cursor but CometD's (the channel is its key): the deployment switched transports, and what was
+        published between CometD's last commit and this subscription is in neither stream. Reconciled as after a
+        refused replay id: LATEST, then the sweep (also when the periodic reconciliation is switched off)."""
+        self._switch_checked = True
+        if await self._cursor.get_cursor(self.channel) is not None:
+            log.warning("stream_transport_switched", channel=self.channel, transport="pubsub", previous="cometd")
+            self._preset, self._reconcile = pb.ReplayPreset.LATEST, True
+
     async def _reconcile_after_first_answer(self, call: Any) -> None:
         """A refused replay id: resubscribed at LATEST; once the server answered (or after a short wait, as a
         subscription has no acknowledgement), reconcile. An FO reaching its status before that is in the
@@ -261,7 +272,7 @@ class PubSubStream:
         for consumer in response.events:
             replay_id = bytes(consumer.replay_id)
             if replay_id not in seen:
-                decoded.append(await self._event(stub, md, consumer, replay_id))
+                decoded.append(await self._decoder.event(stub, md, consumer, replay_id))
         # remembered only once the whole response is decoded: a failed GetSchema (the reopen replays the batch)
         # must not leave events marked as delivered
         fresh = [event for event in decoded if seen.add(event.replay_id)]
@@ -276,36 +287,6 @@ class PubSubStream:
                                          channel=self.channel, keepalive=True))
         for item in fresh:
             yield item
-
-    async def _event(self, stub: Any, md: Any, consumer: Any, replay_id: bytes) -> StreamEvent:
-        try:
-            schema = await self._schema(stub, md, consumer.event.schema_id)
-            record = fastavro.schemaless_reader(io.BytesIO(consumer.event.payload), schema, None)
-        except grpc.aio.AioRpcError:
-            raise
-        except Exception as exc:  # an undecodable event: its replay id still moves the cursor (the sweep covers it)
-            log.warning("stream_message_skipped", channel=self.channel, replay_id=replay_text(replay_id),
-                        error=describe_error(exc))
-            return StreamEvent(replay_id=replay_id, event_uuid=None, fulfillment_order_id=None, new_status=None,
-                               old_status=None, order_summary_id=None, payload={}, channel=self.channel,
-                               keepalive=True)
-        payload = record_payload(record if isinstance(record, dict) else {})
-
-        def opt(key: str) -> str | None:
-            value = payload.get(key)
-            return str(value) if value not in (None, "") else None
-
-        return StreamEvent(replay_id=replay_id, event_uuid=opt("EventUuid") or (consumer.event.id or None),
-                           fulfillment_order_id=opt("FulfillmentOrderId"), new_status=opt("NewStatus"),
-                           old_status=opt("OldStatus"), order_summary_id=opt("OrderSummaryId"), payload=payload,
-                           channel=self.channel)
-
-    async def _schema(self, stub: Any, md: Any, schema_id: str) -> Any:
-        if schema_id not in self._schemas:
-            info = await stub.GetSchema(pb.SchemaRequest(schema_id=schema_id), metadata=md, timeout=OPEN_TIMEOUT)
-            self._schemas[schema_id] = fastavro.parse_schema(json.loads(info.schema_json))
-            log.info("pubsub_schema_fetched", schema_id=schema_id)
-        return self._schemas[schema_id]
 
     async def _check_topic(self, stub: Any, md: Any) -> None:
         if self._topic_checked:

@@ -129,12 +129,14 @@ class Tokens:
 
 
 class Cursor:
-    def __init__(self, value: bytes | None = None) -> None:
-        self.value = value
+    """The store's cursors: Pub/Sub's (``value``) and CometD's (``cometd``, key: the channel itself)."""
 
-    async def get_cursor(self, key: str) -> bytes | None:
-        assert key == f"pubsub:{TOPIC}"
-        return self.value
+    def __init__(self, value: bytes | None = None, cometd: int | None = None) -> None:
+        self.value, self.cometd = value, cometd
+
+    async def get_cursor(self, key: str) -> bytes | int | None:
+        assert key in (f"pubsub:{TOPIC}", TOPIC)
+        return self.value if key.startswith("pubsub:") else self.cometd
 
 
 @pytest.fixture
@@ -254,6 +256,17 @@ async def test_unauthenticated_refreshes_the_token_once_and_resubscribes_at_once
     assert len(got) == 3 and tokens.invalidated == 1 and servicer.subscribes == 2
 
 
+async def test_a_refreshed_token_refused_again_is_refreshed_again_after_backoff(
+        server: tuple[Scripted, str]) -> None:
+    """Two refused tokens in a row: the first refusal resubscribes at once, the second backs off, and each refused
+    token is invalidated (was: the second was kept and retried forever, the stream never recovered)."""
+    servicer, target = server
+    servicer.backlog, servicer.tokens = 3, {"fresh"}
+    tokens = Tokens("revoked", "revoked-too", "fresh")
+    got = await take(make(target, tokens, Cursor(), initial=-2), 3, timeout=10)
+    assert len(got) == 3 and tokens.invalidated == 2 and servicer.subscribes == 3
+
+
 @pytest.mark.parametrize("code", ["sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"])
 async def test_invalid_replay_resubscribes_at_latest_then_reconciles(server: tuple[Scripted, str], code: str) -> None:
     """A refused replay id: resubscribe at LATEST (not from the stored id), then the reconciliation runs once."""
@@ -269,6 +282,25 @@ async def test_invalid_replay_resubscribes_at_latest_then_reconciles(server: tup
     (item,) = await take(stream, 1, timeout=15)
     assert servicer.subscribes == 2 and servicer.requests[0].replay_preset == pb.ReplayPreset.LATEST
     assert order == ["reconcile after 1 request(s)"] and item.replay_id == b"tip"
+
+
+@pytest.mark.parametrize(("cometd", "reconciled"), [(4711, 1), (None, 0)])
+async def test_a_switch_from_cometd_reconciles_once_after_the_latest_subscription(
+        server: tuple[Scripted, str], cometd: int | None, reconciled: int) -> None:
+    """No Pub/Sub cursor but a CometD one (the deployment switched transports): subscribe at LATEST, then run the
+    reconciliation once, as after a refused replay id; a first start (no cursor at all) does not reconcile."""
+    servicer, target = server
+    servicer.keepalive = b"tip"
+    runs: list[int] = []
+
+    async def reconcile() -> None:
+        runs.append(len(servicer.requests))
+
+    stream = make(target, Tokens("good"), Cursor(cometd=cometd), initial=-2, retry=SLOW, on_invalid_replay=reconcile)
+    (item,) = await take(stream, 1, timeout=15)
+    expected = pb.ReplayPreset.LATEST if reconciled else pb.ReplayPreset.EARLIEST
+    assert servicer.requests[0].replay_preset == expected and item.replay_id == b"tip"
+    assert runs == [1] * reconciled
 
 
 async def test_unavailable_reopens_with_backoff_from_the_stored_replay_id(server: tuple[Scripted, str]) -> None:
