@@ -95,6 +95,15 @@ class Stack:
         assert target, "the SF emulator runs no Pub/Sub API"
         return str(target)
 
+    async def stream_positioned(self, status: dict[str, Any]) -> bool:
+        """A worker's ``/status`` says its stream is subscribed, and for Pub/Sub the server has taken the first
+        FetchRequest (a Subscribe is not acknowledged: a LATEST subscription starts where the server's bus is when
+        that request is read, so an event published before then is not the stream's to deliver)."""
+        stream = status["dependencies"]["stream"]
+        if not stream.get("subscribed"):
+            return False
+        return stream.get("transport") != "pubsub" or bool((await self.sf_admin("GET", "pubsub"))["streams"])
+
     def stream(self, transport: str, **settings: Any) -> dict[str, Any]:
         """The worker's ``stream`` section for ``transport``; ``pubsub`` settings merge into its pubsub part."""
         if transport == "cometd":
@@ -194,7 +203,7 @@ async def worker(stack: Stack, tmp: Path, *, transport: str = "cometd", **overri
     async def ready() -> bool:  # accepting webhooks (/readyz) and subscribed to the stream (/status says both)
         async with stack.http.get(f"http://127.0.0.1:{running.http_port}/status") as resp:
             body = await resp.json()
-            return bool(body["ready"] and body["dependencies"]["stream"]["subscribed"])
+            return bool(body["ready"]) and await stack.stream_positioned(body)
 
     await eventually(ready, timeout=30, what="worker ready and subscribed")
     try:

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import yaml
@@ -70,12 +71,13 @@ class Replica:
             self.kill()
 
     async def ready(self) -> None:
-        async def ok() -> bool:
+        async def ok() -> bool:  # accepting webhooks and its stream positioned (see Stack.stream_positioned)
             try:
-                async with self.stack.http.get(f"http://127.0.0.1:{self.port}/readyz") as resp:
-                    return resp.status == 200
-            except OSError:
+                async with self.stack.http.get(f"http://127.0.0.1:{self.port}/status") as resp:
+                    body = await resp.json()
+            except (OSError, aiohttp.ClientError, ValueError):
                 return False
+            return bool(body.get("ready")) and await self.stack.stream_positioned(body)
 
         await eventually(ok, timeout=30, what=f"{self.log.stem} ready")
 

@@ -40,6 +40,12 @@ async def tls_org(tmp_path: Path) -> AsyncIterator[tuple[RunningEmulator, Path]]
         await running.stop()
 
 
+async def positioned(running: RunningEmulator) -> None:
+    """Until the server has read a Subscribe's first FetchRequest: a LATEST subscription starts there."""
+    while not running.emulator.pubsub.describe()["streams"]:
+        await asyncio.sleep(0.02)
+
+
 async def admin(http: aiohttp.ClientSession, running: RunningEmulator, method: str, path: str,
                 body: Any = None) -> Any:
     async with http.request(method, f"{running.url}/__admin/{path}", json=body) as resp:
@@ -75,6 +81,7 @@ async def test_tls_subscription_decodes_events_and_asks_for_topic_and_schema_onc
             async with asyncio.timeout(20):
                 while not stream.status.connected:
                     await asyncio.sleep(0.02)
+                await positioned(running)
                 created = await admin(http, running, "POST", "scenario/orders",
                                       {"count": 3, "kind": "BOPIS", "store": "256"})
                 while len(got) < 3:
@@ -82,6 +89,7 @@ async def test_tls_subscription_decodes_events_and_asks_for_topic_and_schema_onc
                 assert (await admin(http, running, "POST", "pubsub/reset-streams", {"code": "INTERNAL"}))["reset"] == 1
                 while stream.status.reconnects < 1 or not stream.status.connected:
                     await asyncio.sleep(0.02)
+                await positioned(running)
                 more = await admin(http, running, "POST", "scenario/orders", {"count": 2, "kind": "BOPIS",
                                                                                "store": "256"})
                 while len(got) < 5:
