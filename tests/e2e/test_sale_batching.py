@@ -136,22 +136,27 @@ async def test_lost_answer_fails_the_batch_and_the_retry_posts_nothing_twice(tmp
         assert summaries["totalSize"] >= 4
 
 
+def forget_products_once(post: SalePoster) -> None:
+    """The poster's first product look-up misses, so its graph tries to create the product again and Salesforce
+    answers DUPLICATE_VALUE: a graph that rolled back whole."""
+    real = post.cache.products_for
+    stale = True
+
+    async def forgetful(skus: Any) -> dict[str, tuple[str, str | None]]:
+        nonlocal stale
+        if stale:
+            stale = False
+            return {}
+        return await real(skus)
+
+    post.cache.products_for = forgetful  # type: ignore[method-assign]
+
 async def test_a_graph_answered_as_rolled_back_is_retried_without_the_settle_wait(tmp_path: Path) -> None:
     """A graph Salesforce answers as failed (here DUPLICATE_VALUE from a stale product cache: nothing of the sale
     exists) is posted again by the same process at once, not after the settle window; still one Order."""
     async with emulators() as stack, poster(stack, tmp_path, settle=60.0) as (post, _, store):
         jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0001", "quantity": 1}]])
-        real = post.cache.products_for
-        stale = True
-
-        async def forgetful(skus: Any) -> dict[str, tuple[str, str | None]]:
-            nonlocal stale
-            if stale:  # the first look-up misses the product, so the graph tries to create it again
-                stale = False
-                return {}
-            return await real(skus)
-
-        post.cache.products_for = forgetful  # type: ignore[method-assign]
+        forget_products_once(post)
         first = Outcome()
         await post.handle(jobs, first)
         assert first.done == [] and getattr(first.failed[0][1], "code", None) == "DUPLICATE_VALUE"
@@ -168,17 +173,7 @@ async def test_a_rolled_back_graph_is_looked_up_again_once_another_process_sent_
     the first process wait out the settle window instead of posting again at once: still one Order."""
     async with emulators() as stack, poster(stack, tmp_path, settle=60.0) as (post, _, store):
         jobs = await sales_jobs(stack, store, [[{"sku": "SKU-0002", "quantity": 1}]])
-        real = post.cache.products_for
-        stale = True
-
-        async def forgetful(skus: Any) -> dict[str, tuple[str, str | None]]:
-            nonlocal stale
-            if stale:
-                stale = False
-                return {}
-            return await real(skus)
-
-        post.cache.products_for = forgetful  # type: ignore[method-assign]
+        forget_products_once(post)
         first = Outcome()
         await post.handle(jobs, first)
         assert getattr(first.failed[0][1], "code", None) == "DUPLICATE_VALUE"
