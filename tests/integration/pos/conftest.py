@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,15 +106,24 @@ async def receiver() -> AsyncIterator[Receiver]:
         status, body = rec.answers.pop(0) if rec.answers else (200, {"status": "OK"})
         return web.json_response(body, status=status)
 
+    async with hook_server(handle) as url:
+        rec.url = url
+        yield rec
+
+
+@asynccontextmanager
+async def hook_server(handle: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[str]:
+    """A webhook receiver on 127.0.0.1, port 0, answering ``POST /hooks/{name}`` with ``handle``; yields its base
+    URL (``.../hooks``) and stops it afterwards."""
     app = web.Application()
     app.router.add_post("/hooks/{name}", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks"
-    yield rec
-    await runner.cleanup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hooks"
+    finally:
+        await runner.cleanup()
 
 
 def fo_payload(

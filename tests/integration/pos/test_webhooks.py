@@ -13,7 +13,7 @@ from aiohttp import web
 from emulator.pos.app import RunningPos
 from worker.pos.client import PosClient
 
-from .conftest import ENDPOINTS, Receiver, admin, configure, fo_payload
+from .conftest import ENDPOINTS, Receiver, admin, configure, fo_payload, hook_server
 
 
 async def test_every_kind_delivered_with_configured_headers(
@@ -161,14 +161,7 @@ async def test_parallel_lanes_deliver_orders_side_by_side_and_each_order_in_sequ
         in_flight -= 1
         return web.json_response({"status": "OK"})
 
-    app = web.Application()
-    app.router.add_post("/slow/{name}", slow)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        base = f"http://127.0.0.1:{runner.addresses[0][1]}/slow"
+    async with hook_server(slow) as base:
         await admin(http, pos, "POST", "webhooks", {"urls": {n: f"{base}/{n}" for n in ENDPOINTS},
                                                      "parallelism": 4})
         sales = [await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"}) for _ in range(12)]
@@ -180,8 +173,6 @@ async def test_parallel_lanes_deliver_orders_side_by_side_and_each_order_in_sequ
             await asyncio.sleep(0.01)
         gate.set()
         await pos.state.webhooks.drain()
-    finally:
-        await runner.cleanup()
     assert peak > 1 and len(seen) == 24
     for sale in sales:
         kinds = [name for name, order in seen if order == sale["orderId"]]
@@ -201,14 +192,8 @@ async def test_raising_parallelism_mid_stream_keeps_each_orders_events_in_sequen
         await gate.wait()
         return web.json_response({"status": "OK"})
 
-    app = web.Application()
-    app.router.add_post("/held/{name}", held)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        urls = {n: f"http://127.0.0.1:{runner.addresses[0][1]}/held/{n}" for n in ENDPOINTS}
+    async with hook_server(held) as base:
+        urls = {n: f"{base}/{n}" for n in ENDPOINTS}
         await admin(http, pos, "POST", "webhooks", {"urls": urls, "parallelism": 1})
         sales = [await admin(http, pos, "POST", "sales", {"kind": "in_store", "tender": "card"}) for _ in range(8)]
         await admin(http, pos, "POST", "webhooks", {"urls": urls, "parallelism": 8})
@@ -218,8 +203,6 @@ async def test_raising_parallelism_mid_stream_keeps_each_orders_events_in_sequen
             await asyncio.sleep(0.01)
         gate.set()
         await pos.state.webhooks.drain()
-    finally:
-        await runner.cleanup()
     assert len(seen) == 16
     for sale in sales:
         assert [name for name, order in seen if order == sale["orderId"]] == ["ORDER", "ORDER_UPDATE"]
