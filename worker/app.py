@@ -117,12 +117,13 @@ async def serve(
                                notify=notify, metrics=metrics) if isinstance(pos, PosClient) else None
         channel = wc.stream.channel
 
-        async def on_invalid_replay() -> None:  # the same reconciliation for either transport
-            log.warning("replay_invalid_reconciling", channel=channel, transport=stream.name)
+        async def on_gap(reason: str) -> None:  # the stream may have missed events: the same sweep on either transport
+            log.warning("stream_gap_reconciling", channel=channel, transport=stream.name, reason=reason)
             await reconciler.sweep()
-            await store.reset_cursor(stream.cursor_key)
+            if reason == "invalid_replay":  # the refused replay id must not be resumed from again
+                await store.reset_cursor(stream.cursor_key)
 
-        stream: EventTransport = open_transport(config, tokens, store, on_invalid_replay=on_invalid_replay)
+        stream: EventTransport = open_transport(config, tokens, store, on_gap=on_gap)
         ingest = Ingest(store, stream.cursor_key, config.salesforce.statuses_to_process(), metrics,
                         on_enqueued=notify["fo_import"], heartbeat=health.beater("stream"),
                         on_committed=stream.committed)

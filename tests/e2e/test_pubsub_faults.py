@@ -60,3 +60,26 @@ async def test_stream_resets_and_an_unavailable_window_lose_and_duplicate_nothin
         async with stack.http.get(f"http://127.0.0.1:{running.http_port}/status") as resp:
             stream = (await resp.json())["dependencies"]["stream"]
         assert stream["transport"] == "pubsub" and stream["reconnects"] >= 2 and stream["subscribed"], stream
+
+
+async def test_a_stream_down_before_it_stored_a_replay_id_still_imports_what_was_allocated_meanwhile(
+        tmp_path: Path) -> None:
+    """An UNAVAILABLE window ends a fresh LATEST subscription before any event or keepalive gave it a replay id to
+    store: the reopen starts at LATEST again, so the worker sweeps once subscribed and the orders allocated in the
+    window are imported (was: lost until the next periodic sweep, an hour later)."""
+    async with emulators() as stack, worker(stack, tmp_path, transport="pubsub") as running:
+
+        async def positioned() -> bool:
+            return bool((await stack.sf_admin("GET", "pubsub"))["streams"])
+
+        await eventually(positioned, what="the LATEST subscription positioned")
+        sweeps = running.reconciler.sweeps
+        await stack.sf_admin("POST", "pubsub/unavailable", {"seconds": 1.5})
+        fos = await new_orders(stack, 5)  # behind LATEST for the reopened subscription
+
+        async def all_imported() -> bool:
+            return fos <= set(await imported_ids(stack))
+
+        await eventually(all_imported, timeout=60, what="the orders allocated while the stream was down")
+        assert sorted(await imported_ids(stack)) == sorted(fos)
+        assert running.reconciler.sweeps > sweeps, "imported without the gap sweep: the test did not hit the gap"

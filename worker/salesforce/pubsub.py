@@ -17,6 +17,9 @@ the same endless iterator of :class:`StreamEvent` and the same guarantees, plus 
   resubscribes at LATEST, then runs the same reconciliation as CometD's invalid replay id; anything else
   (UNAVAILABLE, a reset stream, silence beyond ``keepalive_seconds`` while events are requested) reopens with
   backoff from the stored replay id.
+* Gaps: a reopen that must start at LATEST although a subscription stood before (no replay id stored yet: no
+  event and no keepalive arrived) cannot resume where that one stood, so it reconciles once it stands, as after a
+  refused replay id or a switch from CometD (``on_gap(reason)``; the app's sweep).
 
 The stream never writes the cursor; the ingest does, after the inbox commit (its key is ``pubsub:<channel>``:
 an opaque replay id never meets CometD's integer one).
@@ -70,7 +73,7 @@ class PubSubStream:
 
     def __init__(self, sf: SalesforceConfig, tokens: TokenProvider, cursor: Any, settings: PubSubConfig, *,
                  channel: str = "/event/FOStatusChangedEvent", initial_replay: int = -1,
-                 on_invalid_replay: Callable[[], Awaitable[None]] | None = None,
+                 on_gap: Callable[[str], Awaitable[None]] | None = None,
                  retry: RetryPolicy = STREAM_RETRY, store_retry: RetryPolicy = STORE_RETRY) -> None:
         self.channel, self.cursor_key = channel, f"pubsub:{channel}"
         self.keepalive_seconds = settings.keepalive_seconds
@@ -78,14 +81,15 @@ class PubSubStream:
         self.status = StreamStatus(transport="pubsub", window=settings.num_requested, requested=0, outstanding=0)
         self._sf, self._settings, self._tokens, self._cursor = sf, settings, tokens, cursor
         self._preset = pb.ReplayPreset.EARLIEST if initial_replay == -2 else pb.ReplayPreset.LATEST
-        self._on_invalid_replay = on_invalid_replay
+        self._on_gap = on_gap
         self._retry, self._store_retry = retry, store_retry
         self._decoder = Decoder(channel)  # Avro payloads; GetSchema once per schema id
         self._topic_checked = False
         self._switch_checked = False  # looked for CometD's cursor once (see _switched_from_cometd)
         self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
         self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
-        self._reconcile = False  # an invalid replay id was refused: reconcile once the LATEST subscription stands
+        self._reconcile: str | None = None  # why to reconcile once the LATEST subscription stands
+        self._stood = False  # a subscription was opened before (a LATEST reopen without a stored id is a gap)
         self._reader: asyncio.Future[Any] | None = None  # the pending read of the current subscription
         self._wake = asyncio.Event()  # commits freed the window
         self._last_activity = time.monotonic()
@@ -137,7 +141,7 @@ class PubSubStream:
                 elif action is Action.INVALID_REPLAY:
                     log.warning("stream_invalid_replay", channel=self.channel, transport="pubsub",
                                 replay_id=replay_text(self._from), error=reason)
-                    self._preset, self._reconcile, at_once = pb.ReplayPreset.LATEST, True, True
+                    self._preset, self._reconcile, at_once = pb.ReplayPreset.LATEST, "invalid_replay", True
                 elif action is Action.REFUSED:
                     log.error("stream_refused", channel=self.channel, error=reason)
             except Exception as exc:
@@ -181,11 +185,16 @@ class PubSubStream:
             self.window.resubscribed()
             first = pb.FetchRequest(topic_name=self.channel, num_requested=self.window.next_request())
             self._from = stored if isinstance(stored, bytes) and not self._reconcile else None
+            if self._from is None and self._preset == pb.ReplayPreset.LATEST and self._stood and not self._reconcile:
+                # an earlier subscription stood where no replay id names: what was published since it ended is
+                # behind LATEST (the process's first subscription is covered by the start-up sweep)
+                self._reconcile = "reopened_at_latest"
             if self._from is not None:
                 first.replay_preset, first.replay_id = pb.ReplayPreset.CUSTOM, self._from
             else:
                 first.replay_preset = self._preset
             await call.write(first)
+            self._stood = True
             self.window.asked(first.num_requested)
             self._activity()
             self._show()
@@ -225,7 +234,7 @@ class PubSubStream:
         self._switch_checked = True
         if await self._cursor.get_cursor(self.channel) is not None:
             log.warning("stream_transport_switched", channel=self.channel, transport="pubsub", previous="cometd")
-            self._preset, self._reconcile = pb.ReplayPreset.LATEST, True
+            self._preset, self._reconcile = pb.ReplayPreset.LATEST, "transport_switch"
 
     async def _reconcile_after_first_answer(self, call: Any) -> None:
         """A refused replay id: resubscribed at LATEST; once the server answered (or after a short wait, as a
@@ -233,9 +242,9 @@ class PubSubStream:
         sweep's query; one after it arrives as an event. The first answer stays in ``_reader`` for the loop."""
         self._reader = asyncio.ensure_future(call.read())
         await asyncio.wait({self._reader}, timeout=FIRST_ANSWER_WAIT)
-        if self._on_invalid_replay is not None:
-            await self._on_invalid_replay()
-        self._reconcile = False
+        if self._on_gap is not None and self._reconcile is not None:
+            await self._on_gap(self._reconcile)
+        self._reconcile = None
 
     async def _ask_more(self, call: Any) -> None:
         n = self.window.next_request()

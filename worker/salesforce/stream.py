@@ -11,8 +11,10 @@ aiosfstream-ng client is opened (handshake, connect, subscribe from the *stored*
 Reopens back off by a RetryPolicy and always resume from the store's cursor, so nothing is lost (replays of
 already-stored events are harmless: the inbox's unique keys drop them; this iterator also skips replay ids it
 has already yielded). An invalid replay id (``400::The replayId {N} you provided was invalid.``) resubscribes at
--1 and then calls ``on_invalid_replay`` (the app reconciles and resets the cursor): in that order, every FO that
-reached a status to process is either in the sweep's query or delivered as a new event.
+-1 and then calls ``on_gap("invalid_replay")`` (the app reconciles and resets the cursor): in that order, every FO
+that reached a status to process is either in the sweep's query or delivered as a new event. A reopen at -1 after an
+earlier subscription (no replay id stored yet) cannot resume where that one stood either: once subscribed it calls
+``on_gap("reopened_at_latest")``.
 
 The stream never writes the cursor: the ingest flow advances it only after the inbox commit. It reads it, from the
 store, before each open: while the store is unavailable no handshake is spent, and the retries follow the store's
@@ -149,7 +151,7 @@ class FoEventStream:
         keepalive_seconds: float = 150.0,
         initial_replay: int = -1,
         ssl: Any = None,
-        on_invalid_replay: Callable[[], Awaitable[None]] | None = None,
+        on_gap: Callable[[str], Awaitable[None]] | None = None,
         retry: RetryPolicy = STREAM_RETRY,
         store_retry: RetryPolicy = STORE_RETRY,
         connection_timeout: float = 10.0,
@@ -163,10 +165,11 @@ class FoEventStream:
         self._url = f"{sf.base_url}/cometd/{sf.api_number}"
         self._ssl = ssl if ssl is not None else make_ssl_context(sf)
         self._initial = initial_replay
-        self._on_invalid_replay = on_invalid_replay
+        self._on_gap = on_gap
         self._retry, self._store_retry = retry, store_retry
         self._connection_timeout = connection_timeout
         self._replay = CursorReplay(cursor, initial_replay)
+        self._stood = False  # a subscription was made before (a reopen at -1 without a stored id is a gap)
         self._trouble: str | None = None
         self._trouble_event = asyncio.Event()
         self._last_activity = time.monotonic()
@@ -216,8 +219,13 @@ class FoEventStream:
                     await client.subscribe(self.channel)
                 # Reconcile only once subscribed: an FO reaching a status before the subscribe is in the sweep's
                 # query, one after it arrives as an event. Sweeping first would lose those allocated in between.
-                if self._on_invalid_replay is not None:
-                    await self._on_invalid_replay()  # reconciliation: no time bound here
+                if self._on_gap is not None:
+                    await self._on_gap("invalid_replay")  # reconciliation: no time bound here
+            elif self._replay.last_requested == -1 and self._stood and self._on_gap is not None:
+                # an earlier subscription stood at -1 and no replay id was stored since: what was published after
+                # it ended is behind -1 (the process's first subscription is covered by the start-up sweep)
+                await self._on_gap("reopened_at_latest")
+            self._stood = True
         except BaseException:
             await _close(client)
             raise

@@ -33,14 +33,14 @@ class EventTransport(Protocol):
 
 
 def open_transport(config: Config, tokens: TokenProvider, cursor: Any, *,
-                   on_invalid_replay: Callable[[], Awaitable[None]]) -> EventTransport:
+                   on_gap: Callable[[str], Awaitable[None]]) -> EventTransport:
     """The configured transport (``worker.stream.transport``); the Pub/Sub client is imported only when used."""
     stream = config.worker.stream
     if stream.transport == "pubsub":
         from worker.salesforce.pubsub import PubSubStream
 
         return PubSubStream(config.salesforce, tokens, cursor, stream.pubsub, channel=stream.channel,
-                            initial_replay=stream.initial_replay, on_invalid_replay=on_invalid_replay)
+                            initial_replay=stream.initial_replay, on_gap=on_gap)
     return FoEventStream(config.salesforce, tokens, cursor, channel=stream.channel,
                          keepalive_seconds=stream.keepalive_seconds, initial_replay=stream.initial_replay,
-                         on_invalid_replay=on_invalid_replay)
+                         on_gap=on_gap)

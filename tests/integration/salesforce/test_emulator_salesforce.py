@@ -246,17 +246,19 @@ async def test_stream_receives_and_survives_drop_clients_without_loss(emu: Any, 
 
 
 async def test_stream_invalid_replay_calls_callback(emu: Any, session) -> None:
-    """A replay id the org does not know triggers on_invalid_replay, then the stream resumes at -1."""
+    """A replay id the org does not know triggers the gap reconciliation (invalid_replay), then the stream resumes
+    at -1."""
     await require_working_cometd(emu, session)
     cursor = Cursor()
     cursor.value = 987654
     calls: list[int] = []
 
-    async def on_invalid() -> None:
+    async def on_invalid(reason: str) -> None:
         calls.append(1)
+        assert reason == "invalid_replay"
         cursor.value = None
 
-    running = Running(stream_for(emu, session, cursor, on_invalid_replay=on_invalid))
+    running = Running(stream_for(emu, session, cursor, on_gap=on_invalid))
     try:
         await until(lambda: running.stream.status.connected)
         assert calls == [1]

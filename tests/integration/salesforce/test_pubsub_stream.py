@@ -61,6 +61,7 @@ class Scripted(pb_grpc.PubSubServicer):
     keepalive: bytes | None = None  # answer each request with only an empty keepalive naming this replay id
     silent: bool = False  # accept requests, never answer
     schema_failures: int = 0  # the next GetSchema calls fail UNAUTHENTICATED (a token revoked mid-decode)
+    hangups: int = 0  # the next Subscribe calls read their first FetchRequest (the subscription stands), then end
     tokens: set[str] = field(default_factory=lambda: {"good"})
     requests: list[Any] = field(default_factory=list)
     subscribes: int = 0
@@ -94,6 +95,11 @@ class Scripted(pb_grpc.PubSubServicer):
         position = None
         async for request in request_iterator:
             self.requests.append(request)
+            if self.hangups:
+                self.hangups -= 1
+                unavailable = "sfdc.platform.eventbus.grpc.service.unavailable"
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "hung up", trailing_metadata=(("error-code",
+                                                                                                 unavailable),))
             if position is None:
                 preset = request.replay_preset
                 position = (int.from_bytes(request.replay_id[2:], "big") if preset == pb.ReplayPreset.CUSTOM
@@ -275,13 +281,13 @@ async def test_invalid_replay_resubscribes_at_latest_then_reconciles(server: tup
     servicer.keepalive = b"tip"
     order: list[str] = []
 
-    async def reconcile() -> None:
-        order.append(f"reconcile after {len(servicer.requests)} request(s)")
+    async def reconcile(reason: str) -> None:
+        order.append(f"{reason} reconciled after {len(servicer.requests)} request(s)")
 
-    stream = make(target, Tokens("good"), Cursor(rid(5)), retry=SLOW, on_invalid_replay=reconcile)
+    stream = make(target, Tokens("good"), Cursor(rid(5)), retry=SLOW, on_gap=reconcile)
     (item,) = await take(stream, 1, timeout=15)
     assert servicer.subscribes == 2 and servicer.requests[0].replay_preset == pb.ReplayPreset.LATEST
-    assert order == ["reconcile after 1 request(s)"] and item.replay_id == b"tip"
+    assert order == ["invalid_replay reconciled after 1 request(s)"] and item.replay_id == b"tip"
 
 
 @pytest.mark.parametrize(("cometd", "reconciled"), [(4711, 1), (None, 0)])
@@ -291,16 +297,40 @@ async def test_a_switch_from_cometd_reconciles_once_after_the_latest_subscriptio
     reconciliation once, as after a refused replay id; a first start (no cursor at all) does not reconcile."""
     servicer, target = server
     servicer.keepalive = b"tip"
-    runs: list[int] = []
+    runs: list[tuple[str, int]] = []
 
-    async def reconcile() -> None:
-        runs.append(len(servicer.requests))
+    async def reconcile(reason: str) -> None:
+        runs.append((reason, len(servicer.requests)))
 
-    stream = make(target, Tokens("good"), Cursor(cometd=cometd), initial=-2, retry=SLOW, on_invalid_replay=reconcile)
+    stream = make(target, Tokens("good"), Cursor(cometd=cometd), initial=-2, retry=SLOW, on_gap=reconcile)
     (item,) = await take(stream, 1, timeout=15)
     expected = pb.ReplayPreset.LATEST if reconciled else pb.ReplayPreset.EARLIEST
     assert servicer.requests[0].replay_preset == expected and item.replay_id == b"tip"
-    assert runs == [1] * reconciled
+    assert runs == [("transport_switch", 1)] * reconciled
+
+
+@pytest.mark.parametrize(("initial", "stored", "presets", "reconciled"), [
+    (-1, None, [pb.ReplayPreset.LATEST] * 2, ["reopened_at_latest"]),
+    (-2, None, [pb.ReplayPreset.EARLIEST] * 2, []),
+    (-1, rid(3), [pb.ReplayPreset.CUSTOM] * 2, []),
+])
+async def test_a_reopen_at_latest_before_any_replay_id_was_stored_reconciles_the_gap(
+        server: tuple[Scripted, str], initial: int, stored: bytes | None, presets: list[int],
+        reconciled: list[str]) -> None:
+    """A LATEST subscription ends before any replay id was stored: the reopen cannot say where the last one stood,
+    so it subscribes at LATEST and reconciles once (was: what was published in between was lost for good); from
+    EARLIEST or a stored replay id nothing is missed and nothing is reconciled."""
+    servicer, target = server
+    servicer.hangups, servicer.keepalive = 1, b"tip"
+    runs: list[tuple[str, int]] = []
+
+    async def reconcile(reason: str) -> None:
+        runs.append((reason, len(servicer.requests)))
+
+    stream = make(target, Tokens("good"), Cursor(stored), initial=initial, on_gap=reconcile)
+    (item,) = await take(stream, 1, timeout=15)
+    assert [r.replay_preset for r in servicer.requests] == presets and item.replay_id == b"tip"
+    assert runs == [(reason, 2) for reason in reconciled]
 
 
 async def test_unavailable_reopens_with_backoff_from_the_stored_replay_id(server: tuple[Scripted, str]) -> None:

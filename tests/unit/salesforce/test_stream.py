@@ -170,11 +170,12 @@ async def test_invalid_replay_calls_callback_then_resumes_at_new_events(env) -> 
     cursor = Cursor(42)
     calls: list[int] = []
 
-    async def on_invalid() -> None:
+    async def on_invalid(reason: str) -> None:
         calls.append(1)
+        assert reason == "invalid_replay"
         cursor.value = None  # the app resets the cursor after reconciling
 
-    running = Running(make_stream(fake_sf, tokens, cursor, initial_replay=-2, on_invalid_replay=on_invalid))
+    running = Running(make_stream(fake_sf, tokens, cursor, initial_replay=-2, on_gap=on_invalid))
     try:
         with structlog.testing.capture_logs() as logs:
             await until(lambda: running.stream.status.connected)
@@ -183,6 +184,33 @@ async def test_invalid_replay_calls_callback_then_resumes_at_new_events(env) -> 
         assert any(e["event"] == "stream_invalid_replay" for e in logs)
         cometd.publish("FO-new")
         assert (await running.next()).fulfillment_order_id == "FO-new"
+    finally:
+        await running.stop()
+
+
+@pytest.mark.parametrize(("stored", "initial", "replays", "reconciled"), [
+    (None, -1, [-1, -1], ["reopened_at_latest"]),
+    (None, -2, [-2, -2], []),
+    (99, -1, [99, 99], []),
+])
+async def test_a_reopen_at_new_events_before_any_cursor_was_stored_reconciles_the_gap(
+        env, stored: int | None, initial: int, replays: list[int], reconciled: list[str]) -> None:
+    """A subscription at -1 is lost before any replay id was stored: the reopen subscribes at -1 again and then
+    reconciles once, as what was published in between is in neither subscription (was: lost for good); the first
+    subscription is the start-up sweep's, and from -2 or a stored cursor nothing needs reconciling."""
+    fake_sf, cometd, tokens = env
+    reasons: list[str] = []
+
+    async def on_gap(reason: str) -> None:
+        reasons.append(reason)
+
+    running = Running(make_stream(fake_sf, tokens, Cursor(stored), initial_replay=initial, on_gap=on_gap))
+    try:
+        await until(lambda: running.stream.status.connected)
+        assert reasons == []
+        cometd.drop_clients()
+        await until(lambda: len(cometd.subscribes) >= 2 and running.stream.status.connected)
+        assert [s["ext"]["replay"][CHANNEL] for s in cometd.subscribes] == replays and reasons == reconciled
     finally:
         await running.stop()
 
