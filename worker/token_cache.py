@@ -29,8 +29,8 @@ class _Token:
 
 
 def refresh_at(now: float, ttl: float) -> float:
-    """When a token issued at ``now`` for ``ttl`` seconds is fetched again."""
-    # A minute early, but never later than half-way through a short lifetime.
+    """When a token issued at ``now`` for ``ttl`` seconds is fetched again: half-way through its life, or a minute
+    before its end if that is sooner (never before ``now``)."""
     return now + max(0.0, min(ttl - REFRESH_MARGIN_SECONDS, ttl / 2) if ttl > 0 else 0.0)
 
 

@@ -4,10 +4,10 @@ The token endpoint is found once by discovery (``{issuer}/.well-known/openid-con
 must equal the configured one, OpenID Connect Discovery 1.0 §4.3); the client authenticates with HTTP Basic
 (``client_secret_basic``, id and secret form-urlencoded first as RFC 6749 §2.3.1 requires, so a secret with
 ``+``, ``:`` or ``%`` survives) unless the issuer offers only ``client_secret_post``. The token is cached and
-refreshed single-flight (one lock for every caller, :mod:`worker.token_cache`) a minute before ``expires_in``
-runs out and when the API answers UNAUTHENTICATED (:meth:`OidcClientCredentials.invalidate`). Refused
-credentials are held as :mod:`worker.auth_hold` says (no token request for a while, ``operator_required`` says
-why). Secrets never appear in reprs, logs or error messages.
+refreshed single-flight (one lock for every caller, :mod:`worker.token_cache`) half-way through ``expires_in``
+(:func:`~worker.token_cache.refresh_at`) and when the API answers UNAUTHENTICATED
+(:meth:`OidcClientCredentials.invalidate`). Refused credentials are held as :mod:`worker.auth_hold` says (no
+token request for a while, ``operator_required`` says why). Secrets never appear in reprs, logs or error messages.
 """
 
 from __future__ import annotations
