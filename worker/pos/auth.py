@@ -9,8 +9,9 @@
   carry ``Authorization: Bearer`` and :func:`hyperforce_routing` (``x-salesforce-region``, ``x-locale``,
   ``x-region``).
 
-The token is cached and refreshed single-flight (one lock shared by all callers) shortly before it expires and
-when the POS answers 401 (:meth:`PosAuth.invalidate`). Secrets never appear in reprs, logs or error messages.
+The token is cached and refreshed single-flight (one lock shared by all callers, :mod:`worker.token_cache`)
+shortly before it expires and when the POS answers 401 (:meth:`PosAuth.invalidate`). Secrets never appear in
+reprs, logs or error messages.
 
 A token endpoint that refuses the client credentials (a 4xx other than 408/429: ``invalid_client``,
 ``invalid_grant``, ...) is held as :mod:`worker.auth_hold` says, exactly like the Salesforce login: no token
@@ -21,27 +22,24 @@ request for 15 minutes, none after 3 refusals until a restart; meanwhile every c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import aiohttp
 import structlog
 
-from worker.auth_hold import OperatorHold
 from worker.config import PosConfig
 from worker.errors import AuthenticationError, ConfigError, PermanentError, TransientError
+from worker.token_cache import TokenCache
 
 from .endpoints import resolve_salesforce_region, resolve_token_url
 
 log = structlog.get_logger(__name__)
 
-REFRESH_MARGIN_SECONDS = 60.0
 HYPERFORCE_DEFAULT_TTL_SECONDS = 1800.0  # "By default the token expires in 30 minutes" (§1.2)
 LEGACY_DEFAULT_TTL_SECONDS = 3600.0
 Clock = Callable[[], float]
@@ -58,12 +56,6 @@ class PosAuth(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class _Token:
-    value: str = field(repr=False)
-    refresh_at: float
-
-
 def jwt_expiry(token: str) -> float | None:
     """The ``exp`` claim (epoch seconds) of a JWT, read without verifying it; None if not a readable JWT."""
     parts = token.split(".")
@@ -77,13 +69,8 @@ def jwt_expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
-def _refresh_at(now: float, ttl: float) -> float:
-    # A minute early, but never later than half-way through a short lifetime.
-    return now + max(0.0, min(ttl - REFRESH_MARGIN_SECONDS, ttl / 2) if ttl > 0 else 0.0)
-
-
 class _TokenAuth:
-    """Shared machinery: the token endpoint call, the cache and the single-flight refresh."""
+    """Shared machinery: the token endpoint call, and its token in a :class:`TokenCache`."""
 
     header_name = ""
 
@@ -98,43 +85,22 @@ class _TokenAuth:
         self._config, self._session, self._clock = config, session, clock
         self._credentials = credentials
         self.token_url = resolve_token_url(config)
-        self._token: _Token | None = None
-        self._lock = asyncio.Lock()
-        self._hold = OperatorHold("pos", clock=clock, log_fields={"mode": config.rest_auth.mode})
+        self._cache = TokenCache("pos", clock=clock, log_fields={"mode": config.rest_auth.mode})
         self.fetches = 0
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(token_url={self.token_url!r}, cached={self._token is not None})"
+        return f"{type(self).__name__}(token_url={self.token_url!r}, cached={self._cache.cached})"
 
     @property
     def operator_required(self) -> str | None:
         """Why the POS login needs an operator (the refusal, no secret), or None while logins work."""
-        return self._hold.reason
+        return self._cache.hold.reason
 
     async def _access_token(self) -> str:
-        token = self._token
-        if token is not None and self._clock() < token.refresh_at:
-            return token.value
-        async with self._lock:  # single flight: late arrivals find the fresh token
-            token = self._token
-            if token is not None and self._clock() < token.refresh_at:
-                return token.value
-            self._hold.check()  # refused credentials: no request until the hold ends (callers queued here too)
-            try:
-                value, ttl = await self._fetch()
-            except AuthenticationError as exc:
-                raise self._hold.refuse(exc) from None
-            self._hold.cleared()
-            self._token = _Token(value, _refresh_at(self._clock(), ttl))
-            return value
+        return await self._cache.get(self._fetch)
 
     def invalidate(self, rejected: Mapping[str, str] | None = None) -> None:
-        token = self._token
-        if token is None:
-            return
-        if rejected is not None and token.value not in self._presented(rejected):
-            return  # someone already replaced the refused token
-        self._token = None
+        self._cache.invalidate(None if rejected is None else self._presented(rejected))
 
     def _presented(self, headers: Mapping[str, str]) -> str:
         value = headers.get(self.header_name, "")

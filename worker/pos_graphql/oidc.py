@@ -4,40 +4,31 @@ The token endpoint is found once by discovery (``{issuer}/.well-known/openid-con
 must equal the configured one, OpenID Connect Discovery 1.0 §4.3); the client authenticates with HTTP Basic
 (``client_secret_basic``, id and secret form-urlencoded first as RFC 6749 §2.3.1 requires, so a secret with
 ``+``, ``:`` or ``%`` survives) unless the issuer offers only ``client_secret_post``. The token is cached and
-refreshed single-flight (one lock for every caller) a minute before ``expires_in`` runs out and when the API
-answers UNAUTHENTICATED (:meth:`OidcClientCredentials.invalidate`). Refused credentials are held as
-:mod:`worker.auth_hold` says (no token request for a while, ``operator_required`` says why). Secrets never
-appear in reprs, logs or error messages.
+refreshed single-flight (one lock for every caller, :mod:`worker.token_cache`) half-way through ``expires_in``
+(:func:`~worker.token_cache.refresh_at`) and when the API answers UNAUTHENTICATED
+(:meth:`OidcClientCredentials.invalidate`). Refused credentials are held as :mod:`worker.auth_hold` says (no
+token request for a while, ``operator_required`` says why). Secrets never appear in reprs, logs or error messages.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import structlog
 
-from worker.auth_hold import OperatorHold
 from worker.config.pos_graphql import PosGraphqlConfig
 from worker.errors import AuthenticationError, PermanentError, TransientError
+from worker.token_cache import TokenCache
 
 log = structlog.get_logger(__name__)
 DEFAULT_TTL_SECONDS = 3600.0  # when the answer has no expires_in (RFC 6749 §5.1 makes it RECOMMENDED)
-REFRESH_MARGIN_SECONDS = 60.0
 DISCOVERY_PATH = "/.well-known/openid-configuration"
-
-
-@dataclass(frozen=True)
-class _Token:
-    value: str = field(repr=False)
-    refresh_at: float
 
 
 async def _get_json(session: aiohttp.ClientSession, method: str, url: str, what: str, timeout: float,
@@ -66,52 +57,28 @@ class OidcClientCredentials:
 
     def __init__(self, config: PosGraphqlConfig, session: aiohttp.ClientSession, *,
                  clock: Callable[[], float] = time.time) -> None:
-        self._config, self._session, self._clock = config, session, clock
-        self._token: _Token | None = None
-        self._lock = asyncio.Lock()
-        self._hold = OperatorHold("pos", clock=clock, log_fields={"mode": "oidc"})
+        self._config, self._session = config, session
+        self._cache = TokenCache("pos", clock=clock, log_fields={"mode": "oidc"})
         self.token_endpoint: str | None = None
         self._basic = True
         self.fetches = 0
         self.discoveries = 0
 
     def __repr__(self) -> str:
-        return f"OidcClientCredentials(issuer={self._config.issuer!r}, cached={self._token is not None})"
+        return f"OidcClientCredentials(issuer={self._config.issuer!r}, cached={self._cache.cached})"
 
     @property
     def operator_required(self) -> str | None:
-        return self._hold.reason
+        return self._cache.hold.reason
 
     async def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self._access_token()}"}
 
     def invalidate(self, rejected: Mapping[str, str] | None = None) -> None:
-        token = self._token
-        if token is None:
-            return
-        if rejected is not None and rejected.get(self.header_name, "").removeprefix("Bearer ") != token.value:
-            return  # someone already replaced the refused token
-        self._token = None
+        self._cache.invalidate(None if rejected is None else rejected.get(self.header_name, "").removeprefix("Bearer "))
 
     async def _access_token(self) -> str:
-        token = self._token
-        if token is not None and self._clock() < token.refresh_at:
-            return token.value
-        async with self._lock:  # single flight: late arrivals find the fresh token
-            token = self._token
-            if token is not None and self._clock() < token.refresh_at:
-                return token.value
-            self._hold.check()
-            if self.token_endpoint is None:
-                await self._discover()
-            try:
-                value, ttl = await self._fetch()
-            except AuthenticationError as exc:
-                raise self._hold.refuse(exc) from None
-            self._hold.cleared()
-            now = self._clock()
-            self._token = _Token(value, now + max(0.0, min(ttl - REFRESH_MARGIN_SECONDS, ttl / 2)))
-            return value
+        return await self._cache.get(self._fetch)
 
     async def _discover(self) -> None:
         issuer = self._config.issuer
@@ -135,6 +102,8 @@ class OidcClientCredentials:
         self.discoveries += 1
 
     async def _fetch(self) -> tuple[str, float]:
+        if self.token_endpoint is None:  # discovery errors are transient or permanent, never a refusal
+            await self._discover()
         assert self.token_endpoint is not None
         cfg = self._config
         form = {"grant_type": "client_credentials"}

@@ -138,7 +138,7 @@ async def test_reprs_hold_no_secrets(stub: Stub, http) -> None:
     """Neither the client nor its auth shows a secret or token in its repr."""
     client = make(stub, http)
     await client.ping()
-    text = repr(client) + repr(client.auth) + repr(client.auth._token)
+    text = repr(client) + repr(client.auth) + repr(client.auth._cache._token)
     for secret in ("tok-123456", "demo-pos-secret-header", "demo-pos-api-key", "demo-pos-secret"):
         assert secret not in text
 
