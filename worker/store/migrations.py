@@ -97,3 +97,11 @@ POSTGRES: list[list[str]] = [
     POSTGRES_V3,
     POSTGRES_V4,
 ]
+
+
+def pending(store: str, current: int, versions: list[list[str]]) -> list[tuple[int, list[str]]]:
+    """The migrations after ``current`` as (version, statements); a store newer than this worker is refused."""
+    if current > len(versions):
+        raise RuntimeError(f"{store} has schema version {current}, newer than this worker knows ({len(versions)}); "
+                           "upgrade the worker")
+    return list(enumerate(versions[current:], start=current + 1))

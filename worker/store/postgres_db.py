@@ -10,7 +10,7 @@ from typing import Self
 
 import asyncpg
 
-from .migrations import POSTGRES
+from .migrations import POSTGRES, pending
 from .url import redact_url, scrub
 
 MIGRATION_LOCK = 7_304_211_963  # pg_advisory_xact_lock(bigint): one-argument lock space
@@ -47,10 +47,7 @@ class PostgresDb:
                 await conn.execute(f'CREATE SCHEMA "{self.schema}"')  # identifier checked in url.py
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
-            if current > len(POSTGRES):
-                raise RuntimeError(f"PostgreSQL store has schema version {current}, newer than this worker "
-                                   f"knows ({len(POSTGRES)}); upgrade the worker")
-            for version, statements in enumerate(POSTGRES[current:], start=current + 1):
+            for version, statements in pending("PostgreSQL store", current, POSTGRES):
                 for sql in statements:
                     await conn.execute(sql)
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)

@@ -24,7 +24,7 @@ from typing import Any, Self, TypeVar
 
 import aiosqlite
 
-from .migrations import SQLITE
+from .migrations import SQLITE, pending
 from .writer_lock import WriterLock
 
 T = TypeVar("T")
@@ -136,10 +136,7 @@ class SqliteDb:
             await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = await (await db.execute("SELECT max(version) FROM schema_version")).fetchone()
             current = int(row[0] or 0) if row else 0
-            if current > len(SQLITE):
-                raise RuntimeError(f"SQLite store {self.path!r} has schema version {current}, newer than "
-                                   f"this worker knows ({len(SQLITE)}); upgrade the worker")
-            for version, statements in enumerate(SQLITE[current:], start=current + 1):
+            for version, statements in pending(f"SQLite store {self.path!r}", current, SQLITE):
                 for sql in statements:
                     await db.execute(sql)
                 await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
