@@ -45,7 +45,7 @@ from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
 from worker.salesforce.rest import SalesforceRest
-from worker.salesforce.stream import STREAM_RETRY, StreamStatus
+from worker.salesforce.stream_types import STREAM_RETRY, StreamStatus
 from worker.salesforce.transport import EventTransport, open_transport
 from worker.server import create_app
 from worker.spi import add_spi_routes

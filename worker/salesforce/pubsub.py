@@ -47,7 +47,7 @@ from worker.salesforce.cometd import describe_error
 from worker.salesforce.pubsub_decode import Decoder
 from worker.salesforce.pubsub_flow import Action, FlowWindow, classify, replay_text
 from worker.salesforce.pubsub_rpc import error_code, metadata, open_channel
-from worker.salesforce.stream import (
+from worker.salesforce.stream_types import (
     OPEN_TIMEOUT,
     STORE_RETRY,
     STREAM_RETRY,

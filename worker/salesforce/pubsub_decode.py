@@ -14,7 +14,7 @@ import structlog
 from worker._pubsub_pb import pubsub_api_pb2 as pb
 from worker.salesforce.cometd import describe_error
 from worker.salesforce.pubsub_flow import record_payload, replay_text
-from worker.salesforce.stream import OPEN_TIMEOUT, StreamEvent
+from worker.salesforce.stream_types import OPEN_TIMEOUT, StreamEvent
 
 log = structlog.get_logger(__name__)
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -48,45 +46,20 @@ from worker.salesforce.cometd import (
     describe_error,
     is_invalid_replay,
 )
+from worker.salesforce.stream_types import (
+    OPEN_TIMEOUT,
+    STORE_RETRY,
+    STREAM_RETRY,
+    CursorUnavailable,
+    SeenIds,
+    StreamEvent,
+    StreamStatus,
+)
 
-__all__ = ["CursorSource", "FoEventStream", "StreamEvent", "StreamStatus", "parse_event",
-           "probe_subscription"]
+__all__ = ["CursorSource", "FoEventStream", "parse_event", "probe_subscription"]
 
 log = structlog.get_logger(__name__)
 CLOSE_TIMEOUT = 5.0
-OPEN_TIMEOUT = 30.0
-SEEN_WINDOW = 10_000
-STREAM_RETRY = RetryPolicy(attempts=1_000_000, base_delay=0.5, max_delay=60.0)
-STORE_RETRY = RetryPolicy(attempts=1_000_000, base_delay=0.5, max_delay=5.0)
-
-
-class CursorUnavailable(Exception):
-    """The stored replay id could not be read (the store is unavailable): nothing was opened."""
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    replay_id: int | bytes  # CometD replayId (int) or Pub/Sub replay_id (opaque bytes): the cursor to store
-    event_uuid: str | None
-    fulfillment_order_id: str | None
-    new_status: str | None
-    old_status: str | None
-    order_summary_id: str | None
-    payload: dict[str, Any]
-    channel: str
-    keepalive: bool = False  # no event: only a replay id to store (Pub/Sub's empty keepalive answers)
-
-
-@dataclass
-class StreamStatus:
-    connected: bool = False  # handshaken and subscribed
-    last_message_at: float | None = None  # wall clock of the last server answer (events or connect replies)
-    reconnects: int = 0
-    transport: str = "cometd"
-    last_replay_id: str | None = None  # the last replay id committed to the inbox (Pub/Sub's as base64)
-    window: int | None = None  # flow control (Pub/Sub): events asked for per FetchRequest
-    requested: int | None = None  # asked for and not delivered yet
-    outstanding: int | None = None  # delivered and not yet committed to the inbox
 
 
 def _opt(value: Any) -> str | None:
@@ -115,25 +88,6 @@ def parse_event(message: dict[str, Any]) -> StreamEvent | None:
         payload=dict(payload),
         channel=str(message.get("channel") or ""),
     )
-
-
-class SeenIds:
-    """Bounded memory of replay ids already yielded by one ``events()`` iteration."""
-
-    def __init__(self, size: int = SEEN_WINDOW) -> None:
-        self._ids: OrderedDict[int | bytes, None] = OrderedDict()
-        self._size = size
-
-    def __contains__(self, replay_id: object) -> bool:
-        return replay_id in self._ids
-
-    def add(self, replay_id: int | bytes) -> bool:
-        if replay_id in self._ids:
-            return False
-        self._ids[replay_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return True
 
 
 class FoEventStream:

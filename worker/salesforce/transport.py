@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from worker.config import Config
 from worker.salesforce.auth import TokenProvider
-from worker.salesforce.stream import FoEventStream, StreamEvent, StreamStatus
+from worker.salesforce.stream import FoEventStream
+from worker.salesforce.stream_types import StreamEvent, StreamStatus
 
 
 class EventTransport(Protocol):

@@ -8,7 +8,7 @@ from typing import Any
 
 from worker.flows.ingest import Ingest
 from worker.metrics import Metrics
-from worker.salesforce.stream import StreamEvent
+from worker.salesforce.stream_types import StreamEvent
 from worker.store import Store
 
 KEY = "pubsub:/event/FOStatusChangedEvent"

@@ -21,7 +21,8 @@ from worker.errors import AuthenticationError, PermanentError
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider
 from worker.salesforce.rest import SalesforceRest
-from worker.salesforce.stream import FoEventStream, StreamEvent
+from worker.salesforce.stream import FoEventStream
+from worker.salesforce.stream_types import StreamEvent
 
 CHANNEL = "/event/FOStatusChangedEvent"
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)

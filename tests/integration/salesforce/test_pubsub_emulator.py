@@ -19,7 +19,7 @@ from worker.config.worker_section import PubSubConfig
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider
 from worker.salesforce.pubsub import PubSubStream
-from worker.salesforce.stream import StreamEvent
+from worker.salesforce.stream_types import StreamEvent
 
 TOPIC = "/event/FOStatusChangedEvent"
 FAST = RetryPolicy(attempts=1_000, base_delay=0.01, max_delay=0.1)

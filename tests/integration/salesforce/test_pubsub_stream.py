@@ -22,7 +22,7 @@ from worker.config.worker_section import PubSubConfig
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import Token
 from worker.salesforce.pubsub import PubSubStream
-from worker.salesforce.stream import StreamEvent
+from worker.salesforce.stream_types import StreamEvent
 
 TOPIC = "/event/FOStatusChangedEvent"
 ORG = "00D000000000001AAA"

@@ -19,7 +19,7 @@ from worker.flows.runner import Pause
 from worker.health import Health
 from worker.logging import REDACTOR
 from worker.salesforce.results import LimitInfo
-from worker.salesforce.stream import StreamStatus
+from worker.salesforce.stream_types import StreamStatus
 from worker.server import STATUS
 from worker.status import StatusBoard
 from worker.store import NewJob

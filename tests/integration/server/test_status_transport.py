@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from worker.health import Health
-from worker.salesforce.stream import StreamStatus
+from worker.salesforce.stream_types import StreamStatus
 from worker.server import STATUS
 
 from .test_status import get

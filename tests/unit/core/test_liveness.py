@@ -7,7 +7,7 @@ import time
 
 from worker.app import _stream_pulse
 from worker.health import Health
-from worker.salesforce.stream import StreamStatus
+from worker.salesforce.stream_types import StreamStatus
 
 
 def stale_health(window: float = 150.0) -> tuple[Health, StreamStatus]:

@@ -15,7 +15,8 @@ from worker.errors import TransientError
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider
 from worker.salesforce.cometd import is_invalid_replay
-from worker.salesforce.stream import FoEventStream, StreamEvent, parse_event, probe_subscription
+from worker.salesforce.stream import FoEventStream, parse_event, probe_subscription
+from worker.salesforce.stream_types import StreamEvent
 
 from .conftest import FakeCometd, FakeSalesforce, auth_config, sf_config
 
