@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from worker.flows.sale_history import SaleHistory
 from worker.flows.sale_posting import SalePoster
 from worker.flows.sale_sweep import SaleSweep
 from worker.flows.status_sync import StatusSync
-from worker.health import Health
+from worker.health import Health, stream_pulse
 from worker.http_limits import GuardedSite, server_options
 from worker.live_check import log_preflight
 from worker.logging import configure_logging
@@ -45,7 +44,7 @@ from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
 from worker.salesforce.rest import SalesforceRest
-from worker.salesforce.stream_types import STREAM_RETRY, StreamStatus
+from worker.salesforce.stream_types import STREAM_RETRY
 from worker.salesforce.transport import EventTransport, open_transport
 from worker.server import create_app
 from worker.spi import add_spi_routes
@@ -250,31 +249,13 @@ def _last_error(history: SaleHistory) -> Callable[[], Awaitable[str | None]]:
     return check
 
 
-def _stream_pulse(status: StreamStatus) -> Callable[[], float | None]:
-    """The stream loop's latest sign of life (monotonic): the server's last answer (events, but also the connect
-    replies of a quiet org) or a reopen attempt (a failed open or reopen counts one), never event traffic alone."""
-    seen = {"reconnects": float(status.reconnects), "at": float("-inf")}
-
-    def pulse() -> float | None:
-        now = time.monotonic()
-        if status.reconnects != seen["reconnects"]:
-            seen["reconnects"], seen["at"] = float(status.reconnects), now
-        answered = float("-inf")
-        if status.last_message_at is not None:
-            answered = now - max(0.0, time.time() - status.last_message_at)
-        latest = max(seen["at"], answered)
-        return None if latest == float("-inf") else latest
-
-    return pulse
-
-
 def _add_readiness(health: Health, store: Store, store_health: StoreHealth, stream: EventTransport | None,
                    keepalive: float) -> None:
     """Readiness is the store alone (and not draining): Salesforce, the stream and the POS are /status only."""
     health.checks["store"] = store_check(store, store_health)
     if stream is None:  # pos.backend graphql runs no stream
         return
-    health.pulses["stream"] = _stream_pulse(stream.status)
+    health.pulses["stream"] = stream_pulse(stream.status)
     # The stream's own watchdog reopens after ``keepalive`` of silence, an open is bounded by ``keepalive`` and
     # reopens back off up to STREAM_RETRY.max_delay: a loop that keeps trying shows progress within this window.
     health.windows["stream"] = 2 * keepalive + STREAM_RETRY.max_delay + 10

@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from worker.salesforce.stream_types import StreamStatus
+
 Check = Callable[[], Awaitable[str | None]]  # returns None when fine, else a short reason (no secrets, no PII)
 Pulse = Callable[[], float | None]  # a loop's latest progress (time.monotonic()), None if none yet
 
@@ -91,3 +93,21 @@ class Health:
             problem = f"{type(exc).__name__}"
         self._cache[key] = (now, problem)
         return problem
+
+
+def stream_pulse(status: StreamStatus) -> Callable[[], float | None]:
+    """The stream loop's latest sign of life (monotonic): the server's last answer (events, but also the connect
+    replies of a quiet org) or a reopen attempt (a failed open or reopen counts one), never event traffic alone."""
+    seen = {"reconnects": float(status.reconnects), "at": float("-inf")}
+
+    def pulse() -> float | None:
+        now = time.monotonic()
+        if status.reconnects != seen["reconnects"]:
+            seen["reconnects"], seen["at"] = float(status.reconnects), now
+        answered = float("-inf")
+        if status.last_message_at is not None:
+            answered = now - max(0.0, time.time() - status.last_message_at)
+        latest = max(seen["at"], answered)
+        return None if latest == float("-inf") else latest
+
+    return pulse

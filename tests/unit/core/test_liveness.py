@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 
-from worker.app import _stream_pulse
-from worker.health import Health
+from worker.health import Health, stream_pulse
 from worker.salesforce.stream_types import StreamStatus
 
 
@@ -14,7 +13,7 @@ def stale_health(window: float = 150.0) -> tuple[Health, StreamStatus]:
     """Health whose stream beat (start-up, no event since) is far older than the window, fed by a stream pulse."""
     status = StreamStatus(connected=True)
     health = Health(liveness_window=window)
-    health.pulses["stream"] = _stream_pulse(status)
+    health.pulses["stream"] = stream_pulse(status)
     health.beats["stream"] = time.monotonic() - 10 * window
     return health, status
 
