@@ -171,6 +171,11 @@ class FoEventStream:
                 self._replay.replay_fallback = ReplayOption.NEW_EVENTS
                 async with asyncio.timeout(bound):
                     await client.subscribe(self.channel)
+            # subscribed: forget the refusal reported above, but not trouble reported while the sweep below runs
+            # (a client the server forgot meanwhile is re-subscribed by the library itself, at -1)
+            self._trouble = None
+            self._trouble_event.clear()
+            if refused is not None:
                 # Reconcile only once subscribed: an FO reaching a status before the subscribe is in the sweep's
                 # query, one after it arrives as an event. Sweeping first would lose those allocated in between.
                 if self._on_gap is not None:
@@ -183,8 +188,7 @@ class FoEventStream:
         except BaseException:
             await _close(client)
             raise
-        self._trouble, self._last_activity = None, time.monotonic()
-        self._trouble_event.clear()
+        self._last_activity = time.monotonic()
         self.status.connected = True
         log.info("stream_subscribed", channel=self.channel, replay_from=self._replay.last_requested)
         return client

@@ -216,6 +216,33 @@ async def test_a_reopen_at_new_events_before_any_cursor_was_stored_reconciles_th
         await running.stop()
 
 
+async def test_a_client_forgotten_while_the_gap_sweep_runs_reopens_and_sweeps_again(env) -> None:
+    """403::Unknown client during the reopened_at_latest sweep is not dropped with the open's own trouble: the
+    stream reopens and sweeps again (was: it kept the library's own re-subscription at -1, and what was published
+    while the client was forgotten was in no subscription and no sweep)."""
+    fake_sf, cometd, tokens = env
+    reasons: list[str] = []
+
+    async def on_gap(reason: str) -> None:
+        reasons.append(reason)
+        if len(reasons) == 1:  # mid-sweep: the server forgets the client, the library re-subscribes by itself
+            cometd.drop_clients()
+            await until(lambda: len(cometd.subscribes) >= 3)
+
+    running = Running(make_stream(fake_sf, tokens, Cursor(None), on_gap=on_gap))
+    try:
+        await until(lambda: running.stream.status.connected)
+        cometd.drop_clients()
+        async with asyncio.timeout(5):
+            while not (len(reasons) >= 2 and running.stream.status.connected):
+                await asyncio.sleep(0.01)
+        assert reasons == ["reopened_at_latest"] * 2
+        cometd.publish("FO-after")
+        assert (await running.next()).fulfillment_order_id == "FO-after"
+    finally:
+        await running.stop()
+
+
 async def test_probe_subscription_succeeds_and_disconnects(env) -> None:
     """probe_subscription handshakes, subscribes at -1 and disconnects (the live config check)."""
     fake_sf, cometd, tokens = env
