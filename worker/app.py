@@ -114,13 +114,9 @@ async def serve(
         sale_sweep = SaleSweep(store, pos, interval_seconds=wc.sale_sweep.interval_seconds,
                                overlap_seconds=wc.sale_sweep.overlap_seconds,
                                notify=notify, metrics=metrics) if isinstance(pos, PosClient) else None
-        channel = wc.stream.channel
 
         async def on_gap(reason: str) -> None:  # the stream may have missed events: the same sweep on either transport
-            log.warning("stream_gap_reconciling", channel=channel, transport=stream.name, reason=reason)
-            await reconciler.sweep()
-            if reason == "invalid_replay":  # the refused replay id must not be resumed from again
-                await store.reset_cursor(stream.cursor_key)
+            await reconciler.after_gap(reason, cursor_key=stream.cursor_key)
 
         stream: EventTransport = open_transport(config, tokens, store, on_gap=on_gap)
         ingest = Ingest(store, stream.cursor_key, config.salesforce.statuses_to_process(), metrics,

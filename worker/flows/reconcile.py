@@ -1,8 +1,8 @@
 """The gap sweep: FOs in OMSStatusesToProcess matching FilterQuery that the ledger lacks are put in the inbox.
 
-It runs at start-up, every ``interval_seconds``, and when the stream reports an invalid replay id. It never
-imports by itself: it enqueues the same inbox rows the stream would (same dedupe key), and the importer's ledger
-check keeps it exactly-once. Rows are read page by page (memory stays bounded on a large backlog); a sweep stops
+It runs at start-up, every ``interval_seconds``, and when the stream reports a gap (:meth:`Reconciler.after_gap`).
+It never imports by itself: it enqueues the same inbox rows the stream would (same dedupe key), and the importer's
+ledger check keeps it exactly-once. Rows are read page by page (memory stays bounded on a large backlog); a sweep stops
 at ``SWEEP_LIMIT`` rows, keeps the last row's LastModifiedDate as the watermark and asks for another sweep.
 A sweep that fails (store unavailable, Salesforce down) is retried with backoff, not an interval later.
 """
@@ -56,11 +56,13 @@ class Reconciler:
         self.on_enqueued, self.clock = on_enqueued, clock
         self.requested = asyncio.Event()
         self._lock = asyncio.Lock()
-        self.sweeps = 0
+        self.started = self.sweeps = 0  # sweeps begun / completed
+        self.capped = False  # the last sweep stopped at SWEEP_LIMIT: rows past its watermark are still to sweep
 
     async def sweep(self, *, full: bool = False) -> int:
         """One pass; returns how many FOs were newly put in the inbox."""
         async with self._lock:
+            self.started += 1
             started = self.clock()
             last = None if full else await self.store.meta_get(META_KEY)
             since = None
@@ -80,7 +82,7 @@ class Reconciler:
             if page:
                 await self._enqueue(page, counts)
             missing, inserted = counts
-            capped = seen >= SWEEP_LIMIT and last_modified is not None
+            capped = self.capped = seen >= SWEEP_LIMIT and last_modified is not None
             watermark = _parse_sf_datetime(last_modified) if capped and last_modified else started
             await self.store.meta_set(META_KEY, watermark.isoformat())
             if capped:
@@ -100,6 +102,20 @@ class Reconciler:
                            event_uuid=None, replay_id=None, source="reconcile") for row in missing]
         counts[0] += len(missing)
         counts[1] += await self.store.enqueue(jobs) if jobs else 0
+
+    async def after_gap(self, reason: str, *, cursor_key: str) -> None:
+        """The stream may have missed events (``reason``: invalid_replay, transport_switch, reopened_at_latest,
+        first_subscription): sweep now, on past the cap, then forget a refused replay id (resumed from again, it
+        would be refused again). A failed sweep raises and forgets nothing: the stream retries. The process's first
+        subscription needs no sweep of its own while the start-up sweep, which waits for it, has not begun."""
+        if reason == "first_subscription" and not self.started:
+            return
+        log.warning("stream_gap_reconciling", reason=reason, cursor=cursor_key)
+        await self.sweep()
+        while self.capped:
+            await self.sweep()
+        if reason == "invalid_replay":
+            await self.store.reset_cursor(cursor_key)
 
     async def run(self, stop: asyncio.Event, *, subscribed: Callable[[], bool] | None = None,
                   wait_seconds: float = 60.0) -> None:

@@ -77,3 +77,62 @@ async def test_capped_sweep_keeps_the_last_row_date_and_asks_for_another(store: 
     org.data = org.data[5:]
     assert await sweeper.sweep() == 4
     assert "LastModifiedDate >= 2026-11-22T10:58:04Z" in org.queries[-1]  # the watermark minus the overlap
+
+
+class FailingOrg(FakeOrg):
+    async def query_iter(self, soql: str) -> AsyncIterator[dict[str, Any]]:
+        self.queries.append(soql)
+        raise ConnectionError("salesforce down")
+        yield {}  # pragma: no cover  (an async generator)
+
+
+@pytest.mark.parametrize(("reason", "reset"), [("invalid_replay", True), ("transport_switch", False),
+                                               ("reopened_at_latest", False)])
+async def test_a_stream_gap_sweeps_and_forgets_only_a_refused_replay_id(store: Store, reason: str,
+                                                                        reset: bool) -> None:
+    """After a stream gap the FOs the ledger lacks are enqueued; only a refused replay id is forgotten (resumed
+    from again it would be refused again), any other cursor is kept."""
+    await store.advance_cursor("chan", 42)
+    sweeper = reconciler(store, FakeOrg(rows(3)))
+    await sweeper.after_gap(reason, cursor_key="chan")
+    assert (await store.queue_counts())["fo_import"]["pending"] == 3
+    assert await store.get_cursor("chan") == (None if reset else 42)
+
+
+async def test_a_gap_sweep_that_fails_forgets_no_cursor(store: Store) -> None:
+    """A gap sweep Salesforce fails raises (the stream retries it) and leaves the refused cursor in place until a
+    sweep has covered the gap."""
+    await store.advance_cursor("chan", 42)
+    with pytest.raises(ConnectionError):
+        await reconciler(store, FailingOrg([])).after_gap("invalid_replay", cursor_key="chan")
+    assert await store.get_cursor("chan") == 42
+
+
+async def test_a_capped_gap_sweep_goes_on_until_the_gap_is_covered(store: Store,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gap sweep that reaches SWEEP_LIMIT sweeps again at once (also with the periodic sweep switched off)."""
+    monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
+    org = FakeOrg(rows(12))
+
+    async def query_iter(soql: str) -> AsyncIterator[dict[str, Any]]:  # each sweep sees the rows after its cut
+        org.queries.append(soql)
+        for row in org.data[:5]:
+            yield row
+        org.data = org.data[5:]
+
+    org.query_iter = query_iter  # type: ignore[method-assign]
+    sweeper = reconciler(store, org)
+    await sweeper.after_gap("reopened_at_latest", cursor_key="chan")
+    assert (await store.queue_counts())["fo_import"]["pending"] == 12 and len(org.queries) == 3
+
+
+async def test_the_first_subscription_sweeps_only_once_the_start_up_sweep_began(store: Store) -> None:
+    """The process's first subscription is the start-up sweep's to cover while that sweep has not begun (it waits
+    for the stream); once it has begun (it gave up waiting), the subscription sweeps for itself."""
+    org = FakeOrg(rows(2))
+    sweeper = reconciler(store, org)
+    await sweeper.after_gap("first_subscription", cursor_key="chan")
+    assert org.queries == []
+    await sweeper.sweep()
+    await sweeper.after_gap("first_subscription", cursor_key="chan")
+    assert len(org.queries) == 2
