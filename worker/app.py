@@ -197,7 +197,7 @@ async def serve(
             loops = [group.create_task(supervised("stream", stream_loop()))] if retail else []
             if wc.reconcile.enabled and retail:
                 loops.append(group.create_task(supervised("reconcile", reconciler.run(
-                    stop, subscribed=lambda: stream.status.connected, wait_seconds=watchdog))))
+                    stop, subscribed=lambda: stream.status.positioned, wait_seconds=watchdog))))
             loops.append(group.create_task(supervised("preflight", log_preflight(config, sf, pos, tokens, stop))))
             if wc.sale_sweep.enabled and sale_sweep is not None:
                 loops.append(group.create_task(supervised("sale_sweep", sale_sweep.run(stop))))

@@ -17,9 +17,11 @@ the same endless iterator of :class:`StreamEvent` and the same guarantees, plus 
   resubscribes at LATEST, then runs the same reconciliation as CometD's invalid replay id; anything else
   (UNAVAILABLE, a reset stream, silence beyond ``keepalive_seconds`` while events are requested) reopens with
   backoff from the stored replay id.
-* Gaps: a reopen that must start at LATEST although a subscription stood before (no replay id stored yet: no
-  event and no keepalive arrived) cannot resume where that one stood, so it reconciles once it stands, as after a
-  refused replay id or a switch from CometD (``on_gap(reason)``; the app's sweep).
+* Gaps: a subscription at LATEST without a stored replay id cannot say where an earlier one stood, so once it has
+  its first answer (or after ``FIRST_ANSWER_WAIT``) it calls ``on_gap(reason)``, as after a refused replay id or a
+  switch from CometD: ``reopened_at_latest``, or ``first_subscription`` for the process's first (the app sweeps
+  for it only if the start-up sweep, which waits for ``status.positioned``, already ran). A subscription that
+  fails before answering reconciles nothing and leaves the gap to the next one.
 
 The stream never writes the cursor; the ingest does, after the inbox commit (its key is ``pubsub:<channel>``:
 an opaque replay id never meets CometD's integer one).
@@ -61,7 +63,8 @@ __all__ = ["PubSubStream"]
 
 log = structlog.get_logger(__name__)
 CursorGetter = Callable[[str], Awaitable[int | bytes | None]]
-FIRST_ANSWER_WAIT = 5.0  # after an invalid replay id: how long to wait for the LATEST subscription's first answer
+_LATEST_GAPS = ("first_subscription", "reopened_at_latest")  # gaps a stored replay id closes by itself
+FIRST_ANSWER_WAIT = 5.0  # a LATEST subscription with a gap behind it: how long to wait for its first answer
 
 
 class _Reopen(Exception):
@@ -89,7 +92,7 @@ class PubSubStream:
         self._used: Token | None = None  # the token of the current subscription (invalidated when refused)
         self._from: bytes | None = None  # the replay id the current subscription resumed from (None: a preset)
         self._reconcile: str | None = None  # why to reconcile once the LATEST subscription stands
-        self._stood = False  # a subscription was opened before (a LATEST reopen without a stored id is a gap)
+        self._stood = False  # a subscription stood before (a LATEST reopen without a stored id is a gap)
         self._reader: asyncio.Future[Any] | None = None  # the pending read of the current subscription
         self._wake = asyncio.Event()  # commits freed the window
         self._last_activity = time.monotonic()
@@ -147,7 +150,7 @@ class PubSubStream:
             except Exception as exc:
                 reason = describe_error(exc)
             finally:
-                self.status.connected = False
+                self.status.connected = self.status.positioned = False
             if store_down:
                 store_failures += 1
                 delay = self._store_retry.delay_for(store_failures)
@@ -184,17 +187,18 @@ class PubSubStream:
             call = stub.Subscribe(metadata=md)
             self.window.resubscribed()
             first = pb.FetchRequest(topic_name=self.channel, num_requested=self.window.next_request())
-            self._from = stored if isinstance(stored, bytes) and not self._reconcile else None
-            if self._from is None and self._preset == pb.ReplayPreset.LATEST and self._stood and not self._reconcile:
-                # an earlier subscription stood where no replay id names: what was published since it ended is
-                # behind LATEST (the process's first subscription is covered by the start-up sweep)
-                self._reconcile = "reopened_at_latest"
+            self._from = stored if isinstance(stored, bytes) and self._reconcile != "invalid_replay" else None
             if self._from is not None:
                 first.replay_preset, first.replay_id = pb.ReplayPreset.CUSTOM, self._from
+                if self._reconcile in _LATEST_GAPS:  # a replay id was stored meanwhile (another replica)
+                    self._reconcile = None
             else:
                 first.replay_preset = self._preset
+                if self._preset == pb.ReplayPreset.LATEST and self._reconcile is None:
+                    # no replay id names where an earlier subscription stood: what was published since is behind
+                    # LATEST; for the process's first one, the start-up sweep covers it unless it already ran
+                    self._reconcile = "reopened_at_latest" if self._stood else "first_subscription"
             await call.write(first)
-            self._stood = True
             self.window.asked(first.num_requested)
             self._activity()
             self._show()
@@ -202,8 +206,8 @@ class PubSubStream:
             log.info("stream_subscribed", channel=self.channel, transport="pubsub",
                      replay_preset=pb.ReplayPreset.Name(first.replay_preset),
                      replay_from=replay_text(first.replay_id) if first.replay_id else None)
-            if self._reconcile:
-                await self._reconcile_after_first_answer(call)
+            if self._reconcile is None or await self._reconcile_after_first_answer(call):
+                self._stood = self.status.positioned = True
             while True:
                 if self._reader is None:
                     self._reader = asyncio.ensure_future(call.read())
@@ -236,15 +240,20 @@ class PubSubStream:
             log.warning("stream_transport_switched", channel=self.channel, transport="pubsub", previous="cometd")
             self._preset, self._reconcile = pb.ReplayPreset.LATEST, "transport_switch"
 
-    async def _reconcile_after_first_answer(self, call: Any) -> None:
-        """A refused replay id: resubscribed at LATEST; once the server answered (or after a short wait, as a
-        subscription has no acknowledgement), reconcile. An FO reaching its status before that is in the
-        sweep's query; one after it arrives as an event. The first answer stays in ``_reader`` for the loop."""
-        self._reader = asyncio.ensure_future(call.read())
-        await asyncio.wait({self._reader}, timeout=FIRST_ANSWER_WAIT)
+    async def _reconcile_after_first_answer(self, call: Any) -> bool:
+        """A subscription at LATEST with a gap behind it (``_reconcile`` says why): once the server answered (or
+        after a short wait, as a subscription has no acknowledgement), reconcile. An FO reaching its status before
+        that is in the sweep's query; one after it arrives as an event. The first answer stays in ``_reader`` for
+        the loop. A subscription that failed before answering reconciles nothing (False): the gap is still
+        there for the next one."""
+        self._reader = reader = asyncio.ensure_future(call.read())
+        await asyncio.wait({reader}, timeout=min(FIRST_ANSWER_WAIT, self.keepalive_seconds))  # silence: watchdog
+        if reader.done() and (reader.cancelled() or reader.exception() is not None or reader.result() is grpc.aio.EOF):
+            return False
         if self._on_gap is not None and self._reconcile is not None:
             await self._on_gap(self._reconcile)
         self._reconcile = None
+        return True
 
     async def _ask_more(self, call: Any) -> None:
         n = self.window.next_request()

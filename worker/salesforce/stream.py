@@ -14,7 +14,8 @@ has already yielded). An invalid replay id (``400::The replayId {N} you provided
 -1 and then calls ``on_gap("invalid_replay")`` (the app reconciles and resets the cursor): in that order, every FO
 that reached a status to process is either in the sweep's query or delivered as a new event. A reopen at -1 after an
 earlier subscription (no replay id stored yet) cannot resume where that one stood either: once subscribed it calls
-``on_gap("reopened_at_latest")``.
+``on_gap("reopened_at_latest")`` (``"first_subscription"`` for the process's first: the app sweeps for it only if
+the start-up sweep, which waits for the subscription, already ran).
 
 The stream never writes the cursor: the ingest flow advances it only after the inbox commit. It reads it, from the
 store, before each open: while the store is unavailable no handshake is spent, and the retries follow the store's
@@ -180,16 +181,16 @@ class FoEventStream:
                 # query, one after it arrives as an event. Sweeping first would lose those allocated in between.
                 if self._on_gap is not None:
                     await self._on_gap("invalid_replay")  # reconciliation: no time bound here
-            elif self._replay.last_requested == -1 and self._stood and self._on_gap is not None:
-                # an earlier subscription stood at -1 and no replay id was stored since: what was published after
-                # it ended is behind -1 (the process's first subscription is covered by the start-up sweep)
-                await self._on_gap("reopened_at_latest")
+            elif self._replay.last_requested == -1 and self._on_gap is not None:
+                # no replay id names where an earlier subscription stood: what was published since is behind -1;
+                # for the process's first one, the start-up sweep covers it unless it already ran
+                await self._on_gap("reopened_at_latest" if self._stood else "first_subscription")
             self._stood = True
         except BaseException:
             await _close(client)
             raise
         self._last_activity = time.monotonic()
-        self.status.connected = True
+        self.status.connected = self.status.positioned = True
         log.info("stream_subscribed", channel=self.channel, replay_from=self._replay.last_requested)
         return client
 
@@ -236,7 +237,7 @@ class FoEventStream:
             except Exception as exc:
                 reason = describe_error(exc)
             finally:
-                self.status.connected = False
+                self.status.connected = self.status.positioned = False
                 if receiver is not None and not receiver.done():
                     receiver.cancel()
                     with contextlib.suppress(BaseException):

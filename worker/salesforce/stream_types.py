@@ -38,6 +38,7 @@ class StreamEvent:
 @dataclass
 class StreamStatus:
     connected: bool = False  # handshaken and subscribed
+    positioned: bool = False  # subscribed and placed (Pub/Sub at LATEST: answered, or FIRST_ANSWER_WAIT passed)
     last_message_at: float | None = None  # wall clock of the last server answer (events or connect replies)
     reconnects: int = 0
     transport: str = "cometd"

@@ -61,7 +61,7 @@ class Scripted(pb_grpc.PubSubServicer):
     keepalive: bytes | None = None  # answer each request with only an empty keepalive naming this replay id
     silent: bool = False  # accept requests, never answer
     schema_failures: int = 0  # the next GetSchema calls fail UNAUTHENTICATED (a token revoked mid-decode)
-    hangups: int = 0  # the next Subscribe calls read their first FetchRequest (the subscription stands), then end
+    hangups: int = 0  # the next Subscribe calls answer their first FetchRequest (keepalive b"gone<n>"), then end
     tokens: set[str] = field(default_factory=lambda: {"good"})
     requests: list[Any] = field(default_factory=list)
     subscribes: int = 0
@@ -97,6 +97,7 @@ class Scripted(pb_grpc.PubSubServicer):
             self.requests.append(request)
             if self.hangups:
                 self.hangups -= 1
+                yield pb.FetchResponse(latest_replay_id=b"gone%d" % self.subscribes)
                 unavailable = "sfdc.platform.eventbus.grpc.service.unavailable"
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "hung up", trailing_metadata=(("error-code",
                                                                                                  unavailable),))
@@ -310,16 +311,16 @@ async def test_a_switch_from_cometd_reconciles_once_after_the_latest_subscriptio
 
 
 @pytest.mark.parametrize(("initial", "stored", "presets", "reconciled"), [
-    (-1, None, [pb.ReplayPreset.LATEST] * 2, ["reopened_at_latest"]),
+    (-1, None, [pb.ReplayPreset.LATEST] * 2, [("first_subscription", 1), ("reopened_at_latest", 2)]),
     (-2, None, [pb.ReplayPreset.EARLIEST] * 2, []),
     (-1, rid(3), [pb.ReplayPreset.CUSTOM] * 2, []),
 ])
 async def test_a_reopen_at_latest_before_any_replay_id_was_stored_reconciles_the_gap(
         server: tuple[Scripted, str], initial: int, stored: bytes | None, presets: list[int],
-        reconciled: list[str]) -> None:
-    """A LATEST subscription ends before any replay id was stored: the reopen cannot say where the last one stood,
-    so it subscribes at LATEST and reconciles once (was: what was published in between was lost for good); from
-    EARLIEST or a stored replay id nothing is missed and nothing is reconciled."""
+        reconciled: list[tuple[str, int]]) -> None:
+    """A LATEST subscription that answered ends before any replay id was stored: the reopen cannot say where the
+    last one stood, so it subscribes at LATEST and reconciles once it answers (was: what was published in between
+    was left to the periodic sweep); from EARLIEST or a stored replay id nothing is missed or reconciled."""
     servicer, target = server
     servicer.hangups, servicer.keepalive = 1, b"tip"
     runs: list[tuple[str, int]] = []
@@ -328,9 +329,25 @@ async def test_a_reopen_at_latest_before_any_replay_id_was_stored_reconciles_the
         runs.append((reason, len(servicer.requests)))
 
     stream = make(target, Tokens("good"), Cursor(stored), initial=initial, on_gap=reconcile)
-    (item,) = await take(stream, 1, timeout=15)
-    assert [r.replay_preset for r in servicer.requests] == presets and item.replay_id == b"tip"
-    assert runs == [(reason, 2) for reason in reconciled]
+    items = await take(stream, 2, timeout=15)
+    assert [r.replay_preset for r in servicer.requests] == presets
+    assert [i.replay_id for i in items] == [b"gone1", b"tip"] and runs == reconciled
+
+
+async def test_subscriptions_that_fail_before_answering_leave_the_gap_to_the_first_that_answers(
+        server: tuple[Scripted, str]) -> None:
+    """Three LATEST subscriptions refused at once reconcile nothing (no sweep per dead stream in an outage); the
+    one that answers reconciles once, for them all."""
+    servicer, target = server
+    servicer.failures = [(grpc.StatusCode.UNAVAILABLE, None)] * 3
+    servicer.keepalive = b"tip"
+    runs: list[tuple[str, int]] = []
+
+    async def reconcile(reason: str) -> None:
+        runs.append((reason, servicer.subscribes))
+
+    (item,) = await take(make(target, Tokens("good"), Cursor(), on_gap=reconcile), 1, timeout=15)
+    assert item.replay_id == b"tip" and runs == [("first_subscription", 4)]
 
 
 async def test_unavailable_reopens_with_backoff_from_the_stored_replay_id(server: tuple[Scripted, str]) -> None:
