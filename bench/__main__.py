@@ -75,7 +75,7 @@ async def transport_runs(bench: Bench, quick: bool) -> dict[str, Any]:
     # One event first, not measured: the first after a start waits for the start-up sweep, and on Pub/Sub after
     # the CometD runs (the same store) for the transport-switch sweep, which reads every FO the earlier runs left
     # Allocated (that one event was the Pub/Sub p99 of 585 ms in an earlier full run).
-    await bench.latency_run(1)
+    await step("warm_up_event", bench.latency_run(1))
     latency = await step("added_latency", bench.latency_run(30 if quick else 100))
     imports = await step("fo_import_burst_0ms", bench.import_run(burst))
     return {"fo_imports_per_s": imports["per_second"], "calls_per_fo": imports["calls_per_fo"],
