@@ -252,6 +252,7 @@ class PubSubStream:
             return False
         if self._on_gap is not None and self._reconcile is not None:
             await self._on_gap(self._reconcile)
+            self._last_activity = time.monotonic()  # the watchdog counts from the end of our own sweep
         self._reconcile = None
         return True
 

@@ -389,3 +389,29 @@ async def test_a_schema_fetch_failing_mid_batch_loses_no_event_of_that_batch(ser
     got = await take(make(target, tokens, Cursor(), initial=-2), 5)
     assert [e.replay_id for e in got] == [rid(n) for n in range(1, 6)]
     assert servicer.schema_calls == 2 and servicer.subscribes == 2 and tokens.invalidated == 1
+
+
+async def test_the_watchdog_counts_from_the_end_of_a_gap_sweep_not_from_the_subscribe(
+        server: tuple[Scripted, str]) -> None:
+    """A gap sweep longer than keepalive_seconds on a quiet subscription does not make the watchdog reopen the
+    stream as soon as the sweep returns (was: "silent" at once, and the reopen at LATEST swept again)."""
+    servicer, target = server
+    servicer.silent = True
+    swept = asyncio.Event()
+
+    async def slow_sweep(reason: str) -> None:
+        await asyncio.sleep(2.5)
+        swept.set()
+
+    stream = make(target, Tokens("good"), Cursor(), keepalive=2.0, on_gap=slow_sweep)
+    iterator = stream.events()
+    task = asyncio.ensure_future(iterator.__anext__())
+    try:
+        async with asyncio.timeout(15):
+            await swept.wait()
+        await asyncio.sleep(0.5)  # a quarter of the keepalive after the sweep: still the same subscription
+        assert servicer.subscribes == 1 and stream.status.reconnects == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await iterator.aclose()
