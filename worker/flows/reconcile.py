@@ -3,13 +3,14 @@
 It runs at start-up, every ``interval_seconds``, and when the stream reports a gap (:meth:`Reconciler.after_gap`).
 It never imports by itself: it enqueues the same inbox rows the stream would (same dedupe key), and the importer's
 ledger check keeps it exactly-once. Rows are read page by page (memory stays bounded on a large backlog); a sweep stops
-at ``SWEEP_LIMIT`` rows, keeps the last row's LastModifiedDate as the watermark and asks for another sweep.
+at ``SWEEP_LIMIT`` rows and asks for another, which continues strictly after its last row (LastModifiedDate, Id).
 A sweep that fails (store unavailable, Salesforce down) is retried with backoff, not an interval later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from .periodic import FAILED_SWEEP_RETRY, sweep_every
 
 log = structlog.get_logger(__name__)
 META_KEY = "reconcile.last_sweep_started"
+AFTER_KEY = "reconcile.continue_after"  # a capped sweep's last row: [LastModifiedDate (SOQL), Id], or ""
 PAGE = 2000  # rows checked against the ledger and enqueued together
 SWEEP_LIMIT = PAGE * 25  # rows per sweep; the next sweep starts where this one stopped
 
@@ -65,17 +67,21 @@ class Reconciler:
             self.started += 1
             started = self.clock()
             last = None if full else await self.store.meta_get(META_KEY)
+            after = None if full else _continuation(await self.store.meta_get(AFTER_KEY))
             since = None
-            if last:
+            if last and after is None:
                 since = soql_datetime(datetime.fromisoformat(last) - timedelta(seconds=self.overlap))
-            soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, SWEEP_LIMIT)
+            soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, SWEEP_LIMIT,
+                                         after=after)
             seen, counts = 0, [0, 0]  # rows read; [missing from the ledger, newly inserted]
             last_modified: str | None = None
+            last_id = ""
             page: list[dict[str, Any]] = []
             async for row in self.salesforce.query_iter(soql):
                 page.append(row)
                 seen += 1
                 last_modified = str(row.get("LastModifiedDate") or "") or last_modified
+                last_id = str(row["Id"])
                 if len(page) >= PAGE:
                     await self._enqueue(page, counts)
                     page = []
@@ -85,10 +91,15 @@ class Reconciler:
             capped = self.capped = seen >= SWEEP_LIMIT and last_modified is not None
             watermark = _parse_sf_datetime(last_modified) if capped and last_modified else started
             await self.store.meta_set(META_KEY, watermark.isoformat())
+            # capped: the next sweep continues strictly after this one's last row (keyset, no overlap: a sweep
+            # always moves on); else the next one starts from this sweep's start less the overlap
+            await self.store.meta_set(AFTER_KEY, json.dumps([_soql_datetime_ms(watermark), last_id]) if capped
+                                      else "")
             if capped:
-                self.requested.set()  # more rows than one sweep takes: continue from the watermark soon
+                self.requested.set()  # more rows than one sweep takes: continue soon
             self.sweeps += 1
-            log.info("reconcile_swept", since=since, candidates=seen, missing=missing, enqueued=inserted, capped=capped)
+            log.info("reconcile_swept", since=since, after=after, candidates=seen, missing=missing,
+                     enqueued=inserted, capped=capped)
             if inserted:
                 self.on_enqueued()
             return inserted
@@ -113,7 +124,11 @@ class Reconciler:
         log.warning("stream_gap_reconciling", reason=reason, cursor=cursor_key)
         await self.sweep()
         while self.capped:
+            before = await self.store.meta_get(AFTER_KEY)
             await self.sweep()
+            if self.capped and await self.store.meta_get(AFTER_KEY) == before:  # the org ignored the continuation
+                log.error("reconcile_sweep_stuck", after=before)
+                break
         if reason == "invalid_replay":
             await self.store.reset_cursor(cursor_key)
 
@@ -127,6 +142,21 @@ class Reconciler:
                 await asyncio.sleep(0.05)
         await sweep_every(self.interval, self.sweep, stop, failed_event="reconcile_failed", wake=self.requested,
                           retry=FAILED_SWEEP_RETRY)
+
+
+def _continuation(stored: str | None) -> tuple[str, str] | None:
+    """The stored continuation (see AFTER_KEY); None when there is none or it is unreadable (then the next sweep
+    starts from the watermark less the overlap, which repeats rows but skips none)."""
+    try:
+        modified, last_id = json.loads(stored) if stored else (None, None)
+    except (ValueError, TypeError):
+        return None
+    return (modified, last_id) if isinstance(modified, str) and isinstance(last_id, str) and last_id else None
+
+
+def _soql_datetime_ms(moment: datetime) -> str:
+    stamp = moment.astimezone(UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def _parse_sf_datetime(value: str) -> datetime:

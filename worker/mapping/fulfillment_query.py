@@ -159,12 +159,16 @@ def build_payments_query(fo_ids: Sequence[str]) -> str:
 
 
 def build_reconcile_query(
-    statuses: Sequence[str], filter_query: str, since_iso: str | None, limit: int
+    statuses: Sequence[str], filter_query: str, since_iso: str | None, limit: int,
+    after: tuple[str, str] | None = None,
 ) -> str:
-    """The gap sweep: FOs in ``statuses`` matching FilterQuery, modified since ``since_iso``.
+    """The gap sweep: FOs in ``statuses`` matching FilterQuery, modified since ``since_iso``, or strictly after
+    the row ``after`` = (its LastModifiedDate as a SOQL datetime, its Id) in (LastModifiedDate, Id) order: the
+    continuation of a sweep that stopped at ``limit``, which moves on even when more than ``limit`` rows share one
+    LastModifiedDate.
 
-    Selects ``Id, Status, LastModifiedDate`` (the status becomes the inbox row's status; the date is the watermark
-    when a sweep stops at ``limit``). Either cancel spelling pulls in both.
+    Selects ``Id, Status, LastModifiedDate`` (the status becomes the inbox row's status; the date and Id are where
+    a sweep that stops at ``limit`` continues). Either cancel spelling pulls in both.
     """
     if not statuses:
         raise ValueError("build_reconcile_query needs at least one status")
@@ -181,4 +185,10 @@ def build_reconcile_query(
                 f"since_iso: expected a SOQL datetime like 2025-05-01T12:00:00Z, got {since_iso!r}"
             )
         soql += f" AND LastModifiedDate >= {since_iso}"
+    if after is not None:
+        modified, last_id = after
+        if not _SOQL_DATETIME.fullmatch(modified):
+            raise ValueError(f"after: expected a SOQL datetime like 2025-05-01T12:00:00.000Z, got {modified!r}")
+        soql += format_soql(f" AND (LastModifiedDate > {modified} OR (LastModifiedDate = {modified} AND Id > {{}}))",
+                            last_id)
     return soql + f" ORDER BY LastModifiedDate, Id LIMIT {int(limit)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -33,6 +34,26 @@ class FakeOrg:
         self.queries.append(soql)
         limit = int(re.search(r"LIMIT (\d+)$", soql).group(1))  # type: ignore[union-attr]
         for row in self.data[:limit]:
+            yield row
+
+
+class SoqlOrg(FakeOrg):
+    """query_iter honouring what the sweep's SOQL asks: ``LastModifiedDate >= since``, the keyset continuation
+    ``(LastModifiedDate > M OR (LastModifiedDate = M AND Id > 'I'))``, ORDER BY LastModifiedDate, Id and LIMIT."""
+
+    async def query_iter(self, soql: str) -> AsyncIterator[dict[str, Any]]:
+        self.queries.append(soql)
+
+        def at(text: str) -> datetime:
+            return datetime.fromisoformat(text.replace("Z", "+00:00").replace("+0000", "+00:00"))
+
+        found = sorted(self.data, key=lambda r: (at(r["LastModifiedDate"]), r["Id"]))
+        if since := re.search(r"LastModifiedDate >= (\S+)", soql):
+            found = [r for r in found if at(r["LastModifiedDate"]) >= at(since.group(1))]
+        if after := re.search(r"LastModifiedDate > (\S+) OR \(LastModifiedDate = \S+ AND Id > '([^']*)'\)", soql):
+            cut = (at(after.group(1)), after.group(2))
+            found = [r for r in found if (at(r["LastModifiedDate"]), r["Id"]) > cut]
+        for row in found[:int(re.search(r"LIMIT (\d+)$", soql).group(1))]:  # type: ignore[union-attr]
             yield row
 
 
@@ -69,14 +90,17 @@ async def test_capped_sweep_keeps_the_last_row_date_and_asks_for_another(store: 
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep that reaches SWEEP_LIMIT sets the watermark to its last row's date and requests a follow-up sweep."""
     monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
-    org = FakeOrg(rows(9))
+    org = SoqlOrg(rows(9))
     sweeper = reconciler(store, org)
     assert await sweeper.sweep() == 5
-    assert sweeper.requested.is_set()
+    assert sweeper.requested.is_set() and sweeper.capped
     assert await store.meta_get(META_KEY) == "2026-11-22T11:00:04+00:00"
-    org.data = org.data[5:]
-    assert await sweeper.sweep() == 4
-    assert "LastModifiedDate >= 2026-11-22T10:58:04Z" in org.queries[-1]  # the watermark minus the overlap
+    assert await sweeper.sweep() == 4 and not sweeper.capped
+    # strictly after the last row, without the overlap; the sweep after that starts from its start less the overlap
+    assert ("(LastModifiedDate > 2026-11-22T11:00:04.000Z OR (LastModifiedDate = 2026-11-22T11:00:04.000Z AND "
+            "Id > '0a3R00000000004AAA'))") in org.queries[-1]
+    await sweeper.sweep()
+    assert "LastModifiedDate >= 2026-11-22T11:58:00Z" in org.queries[-1] and "Id >" not in org.queries[-1]
 
 
 class FailingOrg(FakeOrg):
@@ -110,19 +134,16 @@ async def test_a_gap_sweep_that_fails_forgets_no_cursor(store: Store) -> None:
 
 async def test_a_capped_gap_sweep_goes_on_until_the_gap_is_covered(store: Store,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A gap sweep that reaches SWEEP_LIMIT sweeps again at once (also with the periodic sweep switched off)."""
+    """A gap sweep that reaches SWEEP_LIMIT sweeps again at once (also with the periodic sweep switched off) and
+    moves on even when more rows than the limit share one LastModifiedDate (was: the same rows again and again,
+    the stream held by an endless sweep)."""
     monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
-    org = FakeOrg(rows(12))
-
-    async def query_iter(soql: str) -> AsyncIterator[dict[str, Any]]:  # each sweep sees the rows after its cut
-        org.queries.append(soql)
-        for row in org.data[:5]:
-            yield row
-        org.data = org.data[5:]
-
-    org.query_iter = query_iter  # type: ignore[method-assign]
+    same_second = [{**row, "LastModifiedDate": "2026-11-22T11:59:00.000+0000"} for row in rows(12)]
+    org = SoqlOrg(same_second)
     sweeper = reconciler(store, org)
-    await sweeper.after_gap("reopened_at_latest", cursor_key="chan")
+    await store.meta_set(META_KEY, NOW.isoformat())  # every row is inside the overlap of the last sweep
+    async with asyncio.timeout(10):
+        await sweeper.after_gap("reopened_at_latest", cursor_key="chan")
     assert (await store.queue_counts())["fo_import"]["pending"] == 12 and len(org.queries) == 3
 
 

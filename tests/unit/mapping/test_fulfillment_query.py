@@ -113,6 +113,18 @@ def test_reconcile_rejects_malformed_since(since: str) -> None:
         build_reconcile_query(["Allocated"], "", since, 10)
 
 
+def test_reconcile_continuation_is_keyset_after_the_last_row() -> None:
+    """A capped sweep continues strictly after its last row in (LastModifiedDate, Id) order, Id quoted, no overlap."""
+    soql = build_reconcile_query(["Allocated"], "", None, 50, after=("2025-05-01T12:00:00.123Z", "0a3x'1"))
+    assert soql == (
+        "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE Status IN ('Allocated') AND "
+        "(LastModifiedDate > 2025-05-01T12:00:00.123Z OR (LastModifiedDate = 2025-05-01T12:00:00.123Z AND "
+        "Id > '0a3x\\'1')) ORDER BY LastModifiedDate, Id LIMIT 50"
+    )
+    with pytest.raises(ValueError, match="after"):
+        build_reconcile_query(["Allocated"], "", None, 50, after=("2025-05-01 OR Id != null", "0a3"))
+
+
 def test_reconcile_escapes_statuses() -> None:
     """Status values are quoted and escaped."""
     assert "Status IN ('Ready\\'s')" in build_reconcile_query(["Ready's"], "", None, 10)
