@@ -120,6 +120,9 @@ class Reconciler:
         would be refused again). A failed sweep raises and forgets nothing: the stream retries. The process's first
         subscription needs no sweep of its own while the start-up sweep, which waits for it, has not begun."""
         if reason == "first_subscription" and not self.started:
+            # no await before this return: the stream is placed right after, so the start-up sweep (which waits
+            # for that) either began before this check, and is counted, or begins after the subscription
+            log.info("stream_gap_left_to_start_up_sweep", reason=reason, cursor=cursor_key)
             return
         log.warning("stream_gap_reconciling", reason=reason, cursor=cursor_key)
         await self.sweep()

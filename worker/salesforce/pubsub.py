@@ -235,8 +235,9 @@ class PubSubStream:
         """No Pub/Sub cursor but CometD's (the channel is its key): the deployment switched transports, and what was
         published between CometD's last commit and this subscription is in neither stream. Reconciled as after a
         refused replay id: LATEST, then the sweep (also when the periodic reconciliation is switched off)."""
+        switched = await self._cursor.get_cursor(self.channel) is not None  # a failed read is checked again
         self._switch_checked = True
-        if await self._cursor.get_cursor(self.channel) is not None:
+        if switched:
             log.warning("stream_transport_switched", channel=self.channel, transport="pubsub", previous="cometd")
             self._preset, self._reconcile = pb.ReplayPreset.LATEST, "transport_switch"
 
@@ -252,7 +253,7 @@ class PubSubStream:
             return False
         if self._on_gap is not None and self._reconcile is not None:
             await self._on_gap(self._reconcile)
-            self._last_activity = time.monotonic()  # the watchdog counts from the end of our own sweep
+        self._last_activity = time.monotonic()  # the watchdog counts from the end of this wait and sweep
         self._reconcile = None
         return True
 

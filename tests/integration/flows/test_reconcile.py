@@ -157,3 +157,54 @@ async def test_the_first_subscription_sweeps_only_once_the_start_up_sweep_began(
     await sweeper.sweep()
     await sweeper.after_gap("first_subscription", cursor_key="chan")
     assert len(org.queries) == 2
+
+
+async def test_the_start_up_sweep_waits_for_the_stream_and_the_first_subscription_leaves_it_to_it(
+        store: Store) -> None:
+    """run() sweeps only once the stream is positioned; the first subscription's gap report before that sweeps
+    nothing (the start-up sweep, after it, covers it)."""
+    org = SoqlOrg(rows(2))
+    sweeper = reconciler(store, org)
+    positioned, stop = False, asyncio.Event()
+    task = asyncio.ensure_future(sweeper.run(stop, subscribed=lambda: positioned, wait_seconds=30))
+    try:
+        await asyncio.sleep(0.3)
+        await sweeper.after_gap("first_subscription", cursor_key="chan")
+        assert org.queries == []
+        positioned = True
+        async with asyncio.timeout(10):
+            while sweeper.sweeps < 1:
+                await asyncio.sleep(0.02)
+        assert len(org.queries) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_first_subscription_during_a_start_up_sweep_that_gave_up_waiting_sweeps_again(
+        store: Store) -> None:
+    """A start-up sweep that stopped waiting for the stream and is still querying when the first subscription is
+    placed has begun before it: the subscription sweeps again, after it (what was allocated in between is in
+    neither otherwise)."""
+    release = asyncio.Event()
+
+    class BlockingOrg(SoqlOrg):
+        async def query_iter(self, soql: str) -> AsyncIterator[dict[str, Any]]:
+            if not self.queries:
+                self.queries.append(soql)
+                await release.wait()  # the start-up sweep is inside its query
+                return
+            async for row in super().query_iter(soql):
+                yield row
+
+    org = BlockingOrg(rows(2))
+    sweeper = reconciler(store, org)
+    first = asyncio.ensure_future(sweeper.sweep())
+    async with asyncio.timeout(10):
+        while not org.queries:
+            await asyncio.sleep(0.01)
+    gap = asyncio.ensure_future(sweeper.after_gap("first_subscription", cursor_key="chan"))
+    await asyncio.sleep(0.1)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, gap), 10)
+    assert len(org.queries) == 2 and sweeper.sweeps == 2

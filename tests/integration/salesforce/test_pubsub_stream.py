@@ -415,3 +415,59 @@ async def test_the_watchdog_counts_from_the_end_of_a_gap_sweep_not_from_the_subs
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await iterator.aclose()
+
+
+async def test_a_latest_subscription_is_positioned_only_once_it_answered_or_the_wait_passed(
+        server: tuple[Scripted, str]) -> None:
+    """status.positioned (what the start-up sweep waits for) follows the server's first answer, or the short wait
+    on a quiet one, not the unacknowledged Subscribe; it falls with the stream."""
+    servicer, target = server
+    servicer.silent = True
+    stream = make(target, Tokens("good"), Cursor(), keepalive=3.0)
+    iterator = stream.events()
+    task = asyncio.ensure_future(iterator.__anext__())
+    try:
+        async with asyncio.timeout(10):
+            while not stream.status.connected:
+                await asyncio.sleep(0.01)
+        assert not stream.status.positioned
+        async with asyncio.timeout(10):
+            while not stream.status.positioned:
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await iterator.aclose()
+    assert not stream.status.connected and not stream.status.positioned
+
+
+class FlakyCursor(Cursor):
+    """The store fails the first read of CometD's cursor."""
+
+    def __init__(self, cometd: int) -> None:
+        super().__init__(cometd=cometd)
+        self.failures = 1
+
+    async def get_cursor(self, key: str) -> bytes | int | None:
+        if key == TOPIC and self.failures:
+            self.failures -= 1
+            raise ConnectionError("store unavailable")
+        return await super().get_cursor(key)
+
+
+@pytest.mark.parametrize("cursor", [Cursor(cometd=4711), FlakyCursor(cometd=4711)], ids=["read", "read-failed-once"])
+async def test_a_transport_switch_is_reconciled_once_even_past_dead_subscriptions_and_a_failed_read(
+        server: tuple[Scripted, str], cursor: Cursor) -> None:
+    """Two subscriptions refused before answering keep the transport_switch reason for the one that answers, and a
+    store failing the CometD-cursor read is asked again (was: the switch was forgotten, and with periodic sweeps
+    off the gap between the transports was never swept)."""
+    servicer, target = server
+    servicer.failures = [(grpc.StatusCode.UNAVAILABLE, None)] * 2
+    servicer.keepalive = b"tip"
+    runs: list[str] = []
+
+    async def reconcile(reason: str) -> None:
+        runs.append(reason)
+
+    (item,) = await take(make(target, Tokens("good"), cursor, on_gap=reconcile), 1, timeout=15)
+    assert item.replay_id == b"tip" and runs == ["transport_switch"]

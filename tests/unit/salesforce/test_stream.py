@@ -92,8 +92,10 @@ async def test_receives_events_with_replay_extension(env) -> None:
         assert set(cometd.paths) == {"/cometd/62.0"}
         assert cometd.auth_headers[0] == "Bearer 00Dxx!token-1"
         assert running.stream.status.last_message_at is not None
+        assert running.stream.status.positioned  # a CometD subscribe is acknowledged: placed once subscribed
     finally:
         await running.stop()
+    assert not running.stream.status.connected and not running.stream.status.positioned
 
 
 async def test_resumes_from_stored_cursor(env) -> None:
