@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +183,19 @@ async def take(stream: PubSubStream, count: int, *, commit: bool = True, timeout
     finally:
         await iterator.aclose()
     return items
+
+
+@asynccontextmanager
+async def running(stream: PubSubStream) -> AsyncIterator[None]:
+    """The stream waiting for its first item in the background (a silent server never gives one)."""
+    iterator = stream.events()
+    task = asyncio.ensure_future(iterator.__anext__())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await iterator.aclose()
 
 
 async def test_flow_control_never_lets_more_than_the_window_out_of_the_store(server: tuple[Scripted, str]) -> None:
@@ -367,16 +381,10 @@ async def test_a_silent_subscription_is_reopened_by_the_watchdog(server: tuple[S
     servicer, target = server
     servicer.silent = True
     stream = make(target, Tokens("good"), Cursor(), keepalive=0.3)
-    iterator = stream.events()
-    task = asyncio.ensure_future(iterator.__anext__())
-    try:
+    async with running(stream):
         async with asyncio.timeout(10):
             while servicer.subscribes < 3:
                 await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await iterator.aclose()
     assert stream.status.reconnects >= 2
 
 
@@ -404,17 +412,11 @@ async def test_the_watchdog_counts_from_the_end_of_a_gap_sweep_not_from_the_subs
         swept.set()
 
     stream = make(target, Tokens("good"), Cursor(), keepalive=2.0, on_gap=slow_sweep)
-    iterator = stream.events()
-    task = asyncio.ensure_future(iterator.__anext__())
-    try:
+    async with running(stream):
         async with asyncio.timeout(15):
             await swept.wait()
         await asyncio.sleep(0.5)  # a quarter of the keepalive after the sweep: still the same subscription
         assert servicer.subscribes == 1 and stream.status.reconnects == 0
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await iterator.aclose()
 
 
 async def test_a_latest_subscription_is_positioned_only_once_it_answered_or_the_wait_passed(
@@ -424,9 +426,7 @@ async def test_a_latest_subscription_is_positioned_only_once_it_answered_or_the_
     servicer, target = server
     servicer.silent = True
     stream = make(target, Tokens("good"), Cursor(), keepalive=3.0)
-    iterator = stream.events()
-    task = asyncio.ensure_future(iterator.__anext__())
-    try:
+    async with running(stream):
         async with asyncio.timeout(10):
             while not stream.status.connected:
                 await asyncio.sleep(0.01)
@@ -434,10 +434,6 @@ async def test_a_latest_subscription_is_positioned_only_once_it_answered_or_the_
         async with asyncio.timeout(10):
             while not stream.status.positioned:
                 await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await iterator.aclose()
     assert not stream.status.connected and not stream.status.positioned
 
 
