@@ -200,15 +200,20 @@ class Evaluator:
         """``rows`` in ORDER BY order (stable; no ORDER BY keeps the given order)."""
         if not self.plan.order:
             return rows
-        keyed = [([sort_key(self.value(bound, row)) for bound, _ in self.plan.order], row) for row in rows]
+        keyed = [([sort_key(self.value(bound, row), bound.is_reference) for bound, _ in self.plan.order], row)
+                 for row in rows]
         keyed.sort(key=cmp_to_key(order_comparer([item for _, item in self.plan.order])))
         return [row for _, row in keyed]
 
 
-def sort_key(value: Any) -> tuple[int, Any] | None:
-    """How ORDER BY (and MIN/MAX) rank a stored value; None for null."""
+def sort_key(value: Any, is_reference: bool = False) -> tuple[int, Any] | None:
+    """How ORDER BY (and MIN/MAX) rank a stored value; None for null. Record ids rank as ``Id >`` compares them
+    (18-character form, case-sensitive: ids differing only in case are different records), so keyset paging
+    (``WHERE Id > :last ORDER BY Id``) neither skips nor repeats a row."""
     if value is None:
         return None
+    if is_reference and isinstance(value, str) and (record_id := normalize_id(value)):
+        return (3, record_id)
     if isinstance(value, bool):
         return (0, int(value))
     if isinstance(value, int | float):

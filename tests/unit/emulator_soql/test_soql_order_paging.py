@@ -59,3 +59,23 @@ def test_order_by_sorts_like_salesforce(org: FullOrg, tail: str, expected: list[
 def test_limit_and_offset_page_the_ordered_rows(org: FullOrg, tail: str, expected: list[int]) -> None:
     """OFFSET skips, then LIMIT caps, the ordered result; total_size counts the returned rows."""
     assert _numbers(org, tail) == expected
+
+
+def test_order_by_id_ranks_ids_as_id_comparisons_do() -> None:
+    """ORDER BY Id ranks record ids case-sensitively, as ``Id >`` compares them, so keyset paging (``WHERE Id >
+    :last ORDER BY Id``) visits every row once (was: ordered ignoring case, paging stopped at 28 of 49 rows)."""
+    from datetime import date
+
+    from emulator.salesforce.ids import checksum
+    from emulator.salesforce.soql.evaluate import compare, sort_key
+    from emulator.salesforce.soql.model import StrLit
+
+    ids = [(stem := f"0a3R00000000{a}{b}A") + checksum(stem) for a in "0aAbBcC" for b in "0aAbBzZ"]
+    ordered = sorted(ids, key=lambda value: sort_key(value, True))
+    visited, last = [], None
+    while len(visited) < len(ids):
+        page = [i for i in ordered if last is None or compare(i, ">", StrLit(last, ""), True, date(2026, 1, 1))][:4]
+        assert page, f"paging stopped after {len(visited)} of {len(ids)}"
+        visited += page
+        last = page[-1]
+    assert sorted(visited) == sorted(ids) and len(visited) == len(ids)
