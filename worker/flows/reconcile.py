@@ -27,7 +27,7 @@ from .periodic import FAILED_SWEEP_RETRY, sweep_every
 
 log = structlog.get_logger(__name__)
 META_KEY = "reconcile.last_sweep_started"
-AFTER_KEY = "reconcile.continue_after"  # a capped sweep's last row: [LastModifiedDate (SOQL), Id], or ""
+AFTER_KEY = "reconcile.continue_after"  # a capped sweep's last row [LastModifiedDate (SOQL), Id, run start], or ""
 PAGE = 2000  # rows checked against the ledger and enqueued together
 SWEEP_LIMIT = PAGE * 25  # rows per sweep; the next sweep starts where this one stopped
 
@@ -67,7 +67,11 @@ class Reconciler:
             self.started += 1
             started = self.clock()
             last = None if full else await self.store.meta_get(META_KEY)
-            after = None if full else _continuation(await self.store.meta_get(AFTER_KEY))
+            chain = None if full else _continuation(await self.store.meta_get(AFTER_KEY))
+            after = chain[:2] if chain else None
+            # a run of capped sweeps ends by setting the watermark to the run's first start: the sweep after it
+            # reaches back (less the overlap) over rows committed late with a date before a continuation's row
+            chain_started = chain[2] if chain and chain[2] else started.isoformat()
             since = None
             if last and after is None:
                 since = soql_datetime(datetime.fromisoformat(last) - timedelta(seconds=self.overlap))
@@ -90,11 +94,11 @@ class Reconciler:
             missing, inserted = counts
             capped = self.capped = seen >= SWEEP_LIMIT and last_modified is not None
             watermark = _parse_sf_datetime(last_modified) if capped and last_modified else started
-            await self.store.meta_set(META_KEY, watermark.isoformat())
+            await self.store.meta_set(META_KEY, watermark.isoformat() if capped else chain_started)
             # capped: the next sweep continues strictly after this one's last row (keyset, no overlap: a sweep
-            # always moves on); else the next one starts from this sweep's start less the overlap
-            await self.store.meta_set(AFTER_KEY, json.dumps([_soql_datetime_ms(watermark), last_id]) if capped
-                                      else "")
+            # always moves on); else the next one starts from the run's first start less the overlap
+            await self.store.meta_set(AFTER_KEY, json.dumps([_soql_datetime_ms(watermark), last_id, chain_started])
+                                      if capped else "")
             if capped:
                 self.requested.set()  # more rows than one sweep takes: continue soon
             self.sweeps += 1
@@ -131,7 +135,7 @@ class Reconciler:
             await self.sweep()
             if self.capped and await self.store.meta_get(AFTER_KEY) == before:  # the org ignored the continuation
                 log.error("reconcile_sweep_stuck", after=before)
-                break
+                raise RuntimeError("the reconciliation sweep did not move past its last row")  # gap not covered
         if reason == "invalid_replay":
             await self.store.reset_cursor(cursor_key)
 
@@ -147,14 +151,17 @@ class Reconciler:
                           retry=FAILED_SWEEP_RETRY)
 
 
-def _continuation(stored: str | None) -> tuple[str, str] | None:
+def _continuation(stored: str | None) -> tuple[str, str, str | None] | None:
     """The stored continuation (see AFTER_KEY); None when there is none or it is unreadable (then the next sweep
     starts from the watermark less the overlap, which repeats rows but skips none)."""
     try:
-        modified, last_id = json.loads(stored) if stored else (None, None)
+        modified, last_id, *rest = json.loads(stored) if stored else (None, None)
     except (ValueError, TypeError):
         return None
-    return (modified, last_id) if isinstance(modified, str) and isinstance(last_id, str) and last_id else None
+    chain_started = rest[0] if rest and isinstance(rest[0], str) else None
+    if isinstance(modified, str) and isinstance(last_id, str) and last_id:
+        return modified, last_id, chain_started
+    return None
 
 
 def _soql_datetime_ms(moment: datetime) -> str:

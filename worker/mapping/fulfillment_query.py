@@ -189,6 +189,7 @@ def build_reconcile_query(
         modified, last_id = after
         if not _SOQL_DATETIME.fullmatch(modified):
             raise ValueError(f"after: expected a SOQL datetime like 2025-05-01T12:00:00.000Z, got {modified!r}")
-        soql += format_soql(f" AND (LastModifiedDate > {modified} OR (LastModifiedDate = {modified} AND Id > {{}}))",
-                            last_id)
+        # the plain range first lets the org use its LastModifiedDate index; the OR picks the rows after the last
+        soql += format_soql(f" AND LastModifiedDate >= {modified} AND (LastModifiedDate > {modified} OR "
+                            f"(LastModifiedDate = {modified} AND Id > {{}}))", last_id)
     return soql + f" ORDER BY LastModifiedDate, Id LIMIT {int(limit)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -208,3 +208,40 @@ async def test_a_first_subscription_during_a_start_up_sweep_that_gave_up_waiting
     release.set()
     await asyncio.wait_for(asyncio.gather(first, gap), 10)
     assert len(org.queries) == 2 and sweeper.sweeps == 2
+
+
+async def test_a_row_committed_late_behind_a_continuation_is_found_after_the_run(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row that shows up after a capped sweep with a date before that sweep's last row (a transaction that
+    committed late) is enqueued by the sweep after the run of continuations, however long the run took (was:
+    that sweep started from the run's last start less the overlap, past the row)."""
+    monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
+    recent = [{"Id": f"0a3R00000001{n:03d}AAA", "Status": "Allocated",
+               "LastModifiedDate": (NOW - timedelta(seconds=60 - n)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
+              for n in range(30)]
+    org = SoqlOrg(recent)
+    sweeper = reconciler(store, org)
+    ticks = iter(range(100))
+    sweeper.clock = lambda: NOW + timedelta(seconds=30 * next(ticks))
+    assert await sweeper.sweep() == 5 and sweeper.capped
+    late = {"Id": "0a3R00000002000AAA", "Status": "Allocated",
+            "LastModifiedDate": (NOW - timedelta(seconds=58.5)).strftime("%Y-%m-%dT%H:%M:%S.500+0000")}
+    org.data.append(late)  # dated before the continuation's last row: no continuation returns it
+    while sweeper.capped:
+        await sweeper.sweep()
+    assert len(org.queries) == 7  # the run took 3 minutes of clock, more than the overlap
+    await sweeper.sweep()
+    assert (await store.queue_counts())["fo_import"]["pending"] == 31
+
+
+async def test_a_gap_sweep_the_org_does_not_move_on_fails_instead_of_claiming_the_gap(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An org that ignores the continuation (the same rows again): the gap sweep stops with an error, so the stream
+    retries it and a refused replay id is not forgotten on a gap that was not covered."""
+    monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
+    await store.advance_cursor("chan", 42)
+    sweeper = reconciler(store, FakeOrg(rows(12)))  # honours only LIMIT: every sweep returns the first 5 rows
+    with pytest.raises(RuntimeError, match="did not move"):
+        async with asyncio.timeout(10):
+            await sweeper.after_gap("invalid_replay", cursor_key="chan")
+    assert await store.get_cursor("chan") == 42

@@ -118,7 +118,8 @@ def test_reconcile_continuation_is_keyset_after_the_last_row() -> None:
     soql = build_reconcile_query(["Allocated"], "", None, 50, after=("2025-05-01T12:00:00.123Z", "0a3x'1"))
     assert soql == (
         "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE Status IN ('Allocated') AND "
-        "(LastModifiedDate > 2025-05-01T12:00:00.123Z OR (LastModifiedDate = 2025-05-01T12:00:00.123Z AND "
+        "LastModifiedDate >= 2025-05-01T12:00:00.123Z AND (LastModifiedDate > 2025-05-01T12:00:00.123Z OR "
+        "(LastModifiedDate = 2025-05-01T12:00:00.123Z AND "
         "Id > '0a3x\\'1')) ORDER BY LastModifiedDate, Id LIMIT 50"
     )
     with pytest.raises(ValueError, match="after"):
