@@ -21,7 +21,6 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -49,6 +48,7 @@ from worker.errors import (
     TransientError,
     graphql_error,
 )
+from worker.mapping.money import ms_to_sf_datetime
 from worker.retry import RetryPolicy, retrying
 
 from .oidc import OidcClientCredentials
@@ -67,7 +67,7 @@ class _Final(Exception):
 
 def instant(ms: int) -> str:
     """Epoch milliseconds as the API's since/until value (ISO 8601 UTC with milliseconds)."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return ms_to_sf_datetime(ms)  # the same ISO 8601 text as a Salesforce datetime
 
 
 @functools.cache

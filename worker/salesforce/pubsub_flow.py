@@ -16,8 +16,9 @@ import base64
 import binascii
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from worker.mapping.money import ms_to_sf_datetime
 
 ERROR_CODE_TRAILER = "error-code"  # the Pub/Sub API's own error code, beside the gRPC status
 REPLAY_ERROR_PREFIX = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid"  # .corrupted and its siblings
@@ -101,8 +102,7 @@ def classify(status: str, error_code: str | None) -> Action:
 def _created(value: Any) -> Any:
     """Avro ``CreatedDate`` is epoch milliseconds (long); CometD sends ISO-8601 text. ISO text either way."""
     if isinstance(value, int) and not isinstance(value, bool):
-        stamp = datetime.fromtimestamp(value / 1000, tz=UTC)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        return ms_to_sf_datetime(value)
     return value
 
 
