@@ -19,6 +19,7 @@ import structlog
 
 from worker.config import SalesforceConfig
 from worker.mapping.fulfillment_query import build_reconcile_query
+from worker.mapping.money import EPOCH, ms_to_sf_datetime, parse_sf_datetime
 from worker.metrics import Metrics
 from worker.store import Store
 
@@ -59,7 +60,12 @@ class Reconciler:
         self.requested = asyncio.Event()
         self._lock = asyncio.Lock()
         self.started = self.sweeps = 0  # sweeps begun / completed
-        self.capped = False  # the last sweep stopped at SWEEP_LIMIT: rows past its watermark are still to sweep
+        self.continuation: tuple[str, str] | None = None  # where the last sweep stopped at SWEEP_LIMIT, if it did
+
+    @property
+    def capped(self) -> bool:
+        """The last sweep stopped at SWEEP_LIMIT: rows past its last one are still to sweep."""
+        return self.continuation is not None
 
     async def sweep(self, *, full: bool = False) -> int:
         """One pass; returns how many FOs were newly put in the inbox."""
@@ -92,18 +98,19 @@ class Reconciler:
             if page:
                 await self._enqueue(page, counts)
             missing, inserted = counts
-            capped = self.capped = seen >= SWEEP_LIMIT and last_modified is not None
-            watermark = _parse_sf_datetime(last_modified) if capped and last_modified else started
-            await self.store.meta_set(META_KEY, watermark.isoformat() if capped else chain_started)
             # capped: the next sweep continues strictly after this one's last row (keyset, no overlap: a sweep
             # always moves on); else the next one starts from the run's first start less the overlap
-            await self.store.meta_set(AFTER_KEY, json.dumps([_soql_datetime_ms(watermark), last_id, chain_started])
-                                      if capped else "")
-            if capped:
+            last_ms = parse_sf_datetime(last_modified) if seen >= SWEEP_LIMIT and last_modified else None
+            self.continuation = None if last_ms is None else (ms_to_sf_datetime(last_ms), last_id)
+            await self.store.meta_set(META_KEY, chain_started if last_ms is None
+                                      else (EPOCH + timedelta(milliseconds=last_ms)).isoformat())
+            await self.store.meta_set(AFTER_KEY, json.dumps([*self.continuation, chain_started])
+                                      if self.continuation else "")
+            if self.capped:
                 self.requested.set()  # more rows than one sweep takes: continue soon
             self.sweeps += 1
             log.info("reconcile_swept", since=since, after=after, candidates=seen, missing=missing,
-                     enqueued=inserted, capped=capped)
+                     enqueued=inserted, capped=self.capped)
             if inserted:
                 self.on_enqueued()
             return inserted
@@ -131,9 +138,9 @@ class Reconciler:
         log.warning("stream_gap_reconciling", reason=reason, cursor=cursor_key)
         await self.sweep()
         while self.capped:
-            before = await self.store.meta_get(AFTER_KEY)
+            before = self.continuation
             await self.sweep()
-            if self.capped and await self.store.meta_get(AFTER_KEY) == before:  # the org ignored the continuation
+            if self.continuation == before:  # the org ignored the continuation
                 log.error("reconcile_sweep_stuck", after=before)
                 raise RuntimeError("the reconciliation sweep did not move past its last row")  # gap not covered
         if reason == "invalid_replay":
@@ -162,16 +169,3 @@ def _continuation(stored: str | None) -> tuple[str, str, str | None] | None:
     if isinstance(modified, str) and isinstance(last_id, str) and last_id:
         return modified, last_id, chain_started
     return None
-
-
-def _soql_datetime_ms(moment: datetime) -> str:
-    stamp = moment.astimezone(UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
-def _parse_sf_datetime(value: str) -> datetime:
-    """A Salesforce datetime (``2025-05-01T12:00:00.000+0000``) as an aware datetime."""
-    text = value.replace("Z", "+00:00")
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text).astimezone(UTC)
