@@ -3,7 +3,7 @@
 Field names are the ones salesforce-wire.md §5.2/§5.3 lists. The child relationship names of the tax and
 adjustment children are UNCONFIRMED in the reference (only ``FulfillmentOrderLineItems`` is observed); they
 are module constants so a describe result can correct them in one place. Ids are escaped with
-``simple_salesforce``'s ``format_soql``; ``FilterQuery`` is spliced in parentheses as configured (it is
+:func:`worker.salesforce.soql.quote_soql` (pure); ``FilterQuery`` is spliced in parentheses as configured (it is
 checked at config load by :mod:`worker.soql_check`).
 """
 
@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from simple_salesforce.format import format_soql
-
 from worker.config import OmsCustomField
+from worker.salesforce.soql import quote_soql
 
 LINES_RELATIONSHIP = "FulfillmentOrderLineItems"
 TAXES_RELATIONSHIP = "FulfillmentOrderItemTaxes"  # UNCONFIRMED child relationship name
@@ -133,7 +132,7 @@ def build_fulfillment_query(
         *custom_field_paths(custom_fields, "ORDER_SUMMARY"),
     ]
     lines = [*FOLI_FIELDS, *custom_field_paths(custom_fields, "FULFILLMENT_ORDER_LINE_ITEM"), *PRODUCT_FIELDS]
-    where = format_soql("Id IN {}", list(dict.fromkeys(fo_ids)))
+    where = quote_soql("Id IN {}", list(dict.fromkeys(fo_ids)))
     return (
         f"SELECT {_unique(top)}, "
         f"(SELECT {_unique(lines)} FROM {LINES_RELATIONSHIP} ORDER BY FulfillmentOrderLineItemNumber), "
@@ -148,7 +147,7 @@ def build_payments_query(fo_ids: Sequence[str]) -> str:
     ``OrderId``, a semi-join, so it runs beside the FO query) with Payments and PaymentAuthorizations as subqueries."""
     if not fo_ids:
         raise ValueError("build_payments_query needs at least one FulfillmentOrder id")
-    where = format_soql("SourceObjectId IN (SELECT OrderId FROM FulfillmentOrder WHERE Id IN {})",
+    where = quote_soql("SourceObjectId IN (SELECT OrderId FROM FulfillmentOrder WHERE Id IN {})",
                         list(dict.fromkeys(fo_ids)))
     return (
         f"SELECT Id, SourceObjectId, "
@@ -177,7 +176,7 @@ def build_reconcile_query(
     wanted = list(dict.fromkeys(statuses))
     if any(s.casefold() in ("canceled", "cancelled") for s in wanted):
         wanted += [s for s in _CANCEL_SPELLINGS if s.casefold() not in {w.casefold() for w in wanted}]
-    soql = "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE " + format_soql("Status IN {}", wanted)
+    soql = "SELECT Id, Status, LastModifiedDate FROM FulfillmentOrder WHERE " + quote_soql("Status IN {}", wanted)
     soql += _and_filter(filter_query)
     if since_iso is not None:
         if not _SOQL_DATETIME.fullmatch(since_iso):
@@ -190,6 +189,6 @@ def build_reconcile_query(
         if not _SOQL_DATETIME.fullmatch(modified):
             raise ValueError(f"after: expected a SOQL datetime like 2025-05-01T12:00:00.000Z, got {modified!r}")
         # the plain range first lets the org use its LastModifiedDate index; the OR picks the rows after the last
-        soql += format_soql(f" AND LastModifiedDate >= {modified} AND (LastModifiedDate > {modified} OR "
+        soql += quote_soql(f" AND LastModifiedDate >= {modified} AND (LastModifiedDate > {modified} OR "
                             f"(LastModifiedDate = {modified} AND Id > {{}}))", last_id)
     return soql + f" ORDER BY LastModifiedDate, Id LIMIT {int(limit)}"
