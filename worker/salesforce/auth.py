@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import jwt
 import structlog
 
 from worker.auth_hold import OPERATOR_HOLD_SECONDS as OPERATOR_HOLD_SECONDS  # re-exported: the rule's names
@@ -173,6 +172,8 @@ class TokenProvider:
         })
 
     def _assertion(self) -> str:
+        import jwt  # PyJWT with cryptography: about 10 MB resident, loaded only by the flow that signs
+
         a = self._auth
         if self._private_key is None:
             if a.private_key_file is None:
