@@ -15,7 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 import structlog
@@ -38,8 +38,7 @@ from worker.live_check import log_preflight
 from worker.logging import configure_logging
 from worker.metrics import Metrics
 from worker.pos.client import PosClient
-from worker.pos_graphql.client import GraphqlPos
-from worker.pos_graphql.schema_check import SchemaMismatch
+from worker.pos_backend import open_pos
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
@@ -51,6 +50,9 @@ from worker.spi import add_spi_routes
 from worker.status import StatusBoard, pos_check, salesforce_check
 from worker.store import Store, open_store
 from worker.store_health import StoreHealth, guard_store, store_check
+
+if TYPE_CHECKING:
+    from worker.pos_graphql.client import GraphqlPos
 
 log = structlog.get_logger(__name__)
 
@@ -102,13 +104,12 @@ async def serve(
         # pos.backend graphql: sale history is the sale source; fulfillment import, status write-back, webhooks
         # and SPIs are Retail Cloud flows that back-end does not run (check-config refuses their settings).
         retail = config.pos.backend == "retail_cloud"
-        pos: PosClient | GraphqlPos = (PosClient(config.pos, session, retry=http_retry) if retail
-                                       else GraphqlPos(config.pos, session, retry=http_retry))
+        pos = open_pos(config.pos, session, retry=http_retry)
         stack.push_async_callback(pos.close)
 
         wakeups = {q: asyncio.Event() for q in ("fo_import", "sale", "status", "return", "cancel")}
         notify = {q: event.set for q, event in wakeups.items()}
-        history = await _sale_history(config, store, pos, notify, metrics) if isinstance(pos, GraphqlPos) else None
+        history = None if isinstance(pos, PosClient) else await _sale_history(config, store, pos, notify, metrics)
         reconciler = Reconciler(store, sf, config.salesforce, metrics, interval_seconds=wc.reconcile.interval_seconds,
                                 overlap_seconds=wc.reconcile.overlap_seconds, on_enqueued=notify["fo_import"])
         sale_sweep = SaleSweep(store, pos, interval_seconds=wc.sale_sweep.interval_seconds,
@@ -221,6 +222,8 @@ async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
     line naming the type and field), an unreachable or silent POS does not (the check is bounded by
     ``pos.graphql.timeout_seconds`` so the HTTP server and readiness are not held back by its retries; the poll
     loop checks before its first window)."""
+    from worker.pos_graphql.schema_check import SchemaMismatch  # imported with the GraphQL back-end only
+
     g = config.pos.graphql
     assert g is not None  # Config requires pos.graphql for this back-end
     history = SaleHistory(store, pos, interval_seconds=g.poll_interval_seconds, overlap_seconds=g.overlap_seconds,

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import aiohttp
 import structlog
@@ -35,13 +35,16 @@ from worker.errors import PermanentError
 from worker.logging import configure_logging
 from worker.mapping.fulfillment_query import build_reconcile_query
 from worker.pos.client import PosClient
-from worker.pos_graphql.client import GraphqlPos
+from worker.pos_backend import open_pos
 from worker.retry import RetryPolicy
 from worker.salesforce.auth import TokenProvider, make_ssl_context
 from worker.salesforce.cometd import quiet_cancelled_connect
 from worker.salesforce.rest import SalesforceRest
 from worker.salesforce.stream import probe_subscription
 from worker.setup_check import SetupApi, survey
+
+if TYPE_CHECKING:
+    from worker.pos_graphql.client import GraphqlPos
 
 log = structlog.get_logger(__name__)
 Check = tuple[str, Callable[[], Awaitable[str]]]
@@ -108,6 +111,7 @@ def status_problems(config: Config, values: set[str]) -> list[str]:
 def preflight_checks(config: Config, sf: SetupApi, pos: Pingable, tokens: TokenProvider, *,
                      stream: bool) -> list[Check]:
     sfc = config.salesforce
+    graphql = _graphql_client(pos)
 
     async def login() -> str:
         token = await tokens.token()
@@ -164,8 +168,8 @@ def preflight_checks(config: Config, sf: SetupApi, pos: Pingable, tokens: TokenP
 
     async def pos_reachable() -> str:
         await pos.ping()
-        if isinstance(pos, GraphqlPos):
-            env = await pos.environment()
+        if graphql is not None:
+            env = await graphql.environment()
             return f"POS answers (graphql, environment {env.get('name')!r}, API {env.get('apiVersion')})"
         return f"POS answers ({config.pos.environment}, {config.pos.rest_auth.mode})"
 
@@ -177,9 +181,15 @@ def preflight_checks(config: Config, sf: SetupApi, pos: Pingable, tokens: TokenP
     if config.pos.backend == "retail_cloud":
         checks += [("FilterQuery", filter_query), ("FO statuses", statuses)]
     checks.append(("POS", pos_reachable))
-    if isinstance(pos, GraphqlPos):
-        checks += graphql_checks(pos)
+    if graphql is not None:
+        checks += graphql_checks(graphql)
     return checks
+
+
+def _graphql_client(pos: Pingable) -> GraphqlPos | None:
+    """``pos`` if it is the GraphQL POS client (whose module is loaded only with that back-end), else None."""
+    module = sys.modules.get("worker.pos_graphql.client")
+    return cast("GraphqlPos", pos) if module is not None and isinstance(pos, module.GraphqlPos) else None
 
 
 def graphql_checks(pos: GraphqlPos) -> list[Check]:
@@ -230,9 +240,7 @@ async def cli_clients(config: Config) -> AsyncIterator[tuple[TokenProvider, Sale
     retry = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0)
     async with aiohttp.ClientSession(connector=connector) as session:
         tokens = TokenProvider(config.salesforce, config.auth, session)
-        retail = config.pos.backend == "retail_cloud"
-        pos: PosClient | GraphqlPos = (PosClient(config.pos, session, retry=retry) if retail
-                                       else GraphqlPos(config.pos, session, retry=retry))
+        pos = open_pos(config.pos, session, retry=retry)
         try:
             yield tokens, SalesforceRest(config.salesforce, tokens, session, retry=retry), pos
         finally:
