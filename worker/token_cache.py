@@ -4,8 +4,8 @@ The token is reused until shortly before it expires (:func:`refresh_at`), then f
 lock for every caller, so callers that queued behind a fetch find the fresh token instead of sending their own.
 :meth:`TokenCache.invalidate` forgets a token the server refused, but only while it still is the cached one, so
 concurrent refusals cause one refresh, not one each. A fetch that raises :class:`~worker.errors.AuthenticationError`
-(refused credentials) is held as :mod:`worker.auth_hold` says. The request itself is the back-end's; the token
-value never appears in a repr.
+(refused credentials) is held as :mod:`worker.auth_hold` says. The request itself is the back-end's, the reading
+of its answer shared (:func:`token_from_answer`); the token value never appears in a repr.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from worker.auth_hold import OperatorHold
-from worker.errors import AuthenticationError
+from worker.errors import AuthenticationError, PermanentError, TransientError
 
 REFRESH_MARGIN_SECONDS = 60.0
 Fetch = Callable[[], Awaitable[tuple[str, float]]]  # one token request: (access token, lifetime in seconds)
@@ -26,6 +27,24 @@ Fetch = Callable[[], Awaitable[tuple[str, float]]]  # one token request: (access
 class _Token:
     value: str = field(repr=False)
     refresh_at: float
+
+
+def token_from_answer(status: int, body: Mapping[str, Any]) -> str:
+    """The access token in a POS token endpoint's JSON answer, or the error its status means: 5xx, 408 and 429 are
+    TransientError, any other 4xx refused credentials (AuthenticationError, held), a success without a token
+    PermanentError. The error names OAuth's ``error``/``error_description`` or Retail Cloud's
+    ``errorCode``/``errorMessage``, whichever the endpoint sent."""
+    if status >= 400:
+        code = str(body.get("error") or body.get("errorCode") or "") or None
+        message = str(body.get("error_description") or body.get("errorMessage") or code or f"HTTP {status}")
+        if status >= 500 or status in (408, 429):
+            raise TransientError("pos", f"token endpoint: {message}", status=status, code=code)
+        raise AuthenticationError("pos", f"token endpoint refused the client credentials: {message}",
+                                  status=status, code=code)
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise PermanentError("pos", "token endpoint answered without an access_token", status=status)
+    return token
 
 
 def refresh_at(now: float, ttl: float) -> float:

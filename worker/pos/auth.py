@@ -33,8 +33,8 @@ import aiohttp
 import structlog
 
 from worker.config import PosConfig
-from worker.errors import AuthenticationError, ConfigError, PermanentError, TransientError
-from worker.token_cache import TokenCache
+from worker.errors import ConfigError, TransientError
+from worker.token_cache import TokenCache, token_from_answer
 
 from .endpoints import resolve_salesforce_region, resolve_token_url
 
@@ -138,16 +138,7 @@ class _TokenAuth:
             body = {}
         if not isinstance(body, dict):
             body = {}
-        if status >= 400:
-            code = str(body.get("error") or body.get("errorCode") or "") or None
-            message = str(body.get("error_description") or body.get("errorMessage") or f"HTTP {status}")
-            if status >= 500 or status in (408, 429):
-                raise TransientError("pos", f"token endpoint: {message}", status=status, code=code)
-            raise AuthenticationError("pos", f"token endpoint refused the client credentials: {message}",
-                                      status=status, code=code)
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise PermanentError("pos", "token endpoint answered without an access_token", status=status)
+        token = token_from_answer(status, body)
         self.fetches += 1
         return token, self._ttl(body, token)
 

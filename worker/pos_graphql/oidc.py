@@ -23,8 +23,8 @@ import aiohttp
 import structlog
 
 from worker.config.pos_graphql import PosGraphqlConfig
-from worker.errors import AuthenticationError, PermanentError, TransientError
-from worker.token_cache import TokenCache
+from worker.errors import PermanentError, TransientError
+from worker.token_cache import TokenCache, token_from_answer
 
 log = structlog.get_logger(__name__)
 DEFAULT_TTL_SECONDS = 3600.0  # when the answer has no expires_in (RFC 6749 §5.1 makes it RECOMMENDED)
@@ -118,16 +118,7 @@ class OidcClientCredentials:
             form |= {"client_id": cfg.client_id, "client_secret": secret}
         status, body = await _get_json(self._session, "POST", self.token_endpoint, "oidc token",
                                        cfg.timeout_seconds, data=form, headers=headers)
-        if status >= 400:
-            code = str(body.get("error") or "") or None
-            message = str(body.get("error_description") or body.get("error") or f"HTTP {status}")
-            if status >= 500 or status in (408, 429):
-                raise TransientError("pos", f"token endpoint: {message}", status=status, code=code)
-            raise AuthenticationError("pos", f"token endpoint refused the client credentials: {message}",
-                                      status=status, code=code)
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise PermanentError("pos", "token endpoint answered without an access_token", status=status)
+        token = token_from_answer(status, body)
         ttl = body.get("expires_in")
         self.fetches += 1
         number = float(ttl) if isinstance(ttl, int | float) and not isinstance(ttl, bool) and ttl > 0 else None

@@ -1,10 +1,12 @@
-"""TokenCache: the refresh margin, and invalidating only the refused token (the rest is pinned via both POS auths)."""
+"""TokenCache: the refresh margin, invalidating only the refused token, reading a token answer (the rest is pinned
+via both POS auths)."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.token_cache import TokenCache, refresh_at
+from worker.errors import AuthenticationError, PermanentError, ServiceError, TransientError
+from worker.token_cache import TokenCache, refresh_at, token_from_answer
 
 
 class Clock:
@@ -44,3 +46,31 @@ async def test_a_refusal_of_a_replaced_token_keeps_the_new_one() -> None:
     assert cache.cached and await cache.get(issuer) == "tok-2"
     cache.invalidate()
     assert not cache.cached and await cache.get(issuer) == "tok-3"
+
+
+@pytest.mark.parametrize(("status", "body", "kind", "message", "code"), [
+    (401, {"error": "invalid_client", "error_description": "bad secret"}, AuthenticationError,
+     "token endpoint refused the client credentials: bad secret", "invalid_client"),
+    (400, {"errorCode": "AUTH_FAILED", "errorMessage": "unknown client"}, AuthenticationError,
+     "token endpoint refused the client credentials: unknown client", "AUTH_FAILED"),
+    (403, {"error": "unauthorized_client"}, AuthenticationError,
+     "token endpoint refused the client credentials: unauthorized_client", "unauthorized_client"),
+    (400, {}, AuthenticationError, "token endpoint refused the client credentials: HTTP 400", None),
+    (503, {"error_description": "maintenance"}, TransientError, "token endpoint: maintenance", None),
+    (429, {}, TransientError, "token endpoint: HTTP 429", None),
+    (408, {}, TransientError, "token endpoint: HTTP 408", None),
+    (200, {"token_type": "Bearer"}, PermanentError, "token endpoint answered without an access_token", None),
+    (200, {"access_token": ""}, PermanentError, "token endpoint answered without an access_token", None),
+])
+def test_token_answers_map_to_error_kinds(status: int, body: dict[str, str], kind: type[ServiceError],
+                                          message: str, code: str | None) -> None:
+    """A refusal (4xx) is AuthenticationError, an outage (5xx, 408, 429) transient, a tokenless 200 permanent;
+    the message and code come from OAuth's or Retail Cloud's error fields."""
+    with pytest.raises(kind) as caught:
+        token_from_answer(status, body)
+    assert type(caught.value) is kind and caught.value.message == message and caught.value.code == code
+
+
+def test_a_token_answer_gives_its_token() -> None:
+    """A 200 with an access_token gives that token."""
+    assert token_from_answer(200, {"access_token": "tok", "expires_in": 3600}) == "tok"
