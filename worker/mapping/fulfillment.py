@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from worker.config import SalesforceConfig
-from worker.pos.models import PosAddress, PosCustomerProfile, PosFulfillmentOrder, PosOrderLine
+from worker.pos.import_payload import PosAddress, PosCustomerProfile, PosFulfillmentOrder, PosOrderLine
 
 from .errors import MappingError
 from .fulfillment_pos import pos_fulfillment_type, tenders

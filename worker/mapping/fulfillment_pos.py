@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from worker.config import FulfillmentRules
-from worker.pos.models import PosOrderTender
+from worker.pos.import_payload import PosOrderTender
 
 from .errors import MappingError
 from .fulfillment_query import AUTHORIZATIONS_RELATIONSHIP, PAYMENTS_RELATIONSHIP

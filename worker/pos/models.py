@@ -1,4 +1,5 @@
-"""POS payload models, both directions (pos-api.md §3 data model, §8.3 import payload, §8.4 events).
+"""POS payload models the POS sends (pos-api.md §3 data model, §8.4 events); the import payload the worker sends
+(§8.3) is :mod:`worker.pos.import_payload`.
 
 Inbound models (``PosSale``, ``StoreFulfillmentEvent``) ignore unknown keys (the POS adds fields over time)
 but validate required fields and enums, with errors naming the field, e.g.
@@ -102,79 +103,6 @@ class EventType(StrEnum):
 class OrderType(StrEnum):
     BOPIS = "BOPIS"
     BOFIS = "BOFIS"
-
-
-# ---------------------------------------------------------------- worker -> POS: §8.3 import payload
-
-
-class PosOut(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class PosCustomerProfile(PosOut):
-    customerId: str | None = None
-    firstName: str = ""
-    lastName: str = ""
-    displayName: str | None = None
-    email: str | None = None
-    phoneMobile: str | None = None
-
-
-class PosAddress(PosOut):
-    firstName: str = ""
-    lastName: str = ""
-    addressLine1: str = ""
-    addressLine2: str | None = None
-    city: str = ""
-    state: str = ""
-    postalCode: str = ""
-    country: str = ""
-
-
-class PosOrderLine(PosOut):
-    orderItemId: str
-    externalId: str
-    lineNumber: int
-    productId: str
-    gtin: str | None = None
-    name: str = ""
-    quantity: Qty
-    price: Money
-    subTotal: Money
-    discount: Money
-    tax: Money
-    total: Money
-    omniFulfillmentType: str
-    fulfillmentType: str = FulfillmentType.ONLINE.value
-    fulfillmentSubType: str = FulfillmentSubType.DEFAULT.value
-
-
-class PosOrderTender(PosOut):
-    paymentMethod: str
-    amountAuthorized: Money
-    paymentStatus: str
-    transactionId: str | None = None
-
-
-class PosFulfillmentOrder(PosOut):
-    """One Salesforce FulfillmentOrder as a POS store-fulfilment order (import payload, §8.3)."""
-
-    externalOrderId: str
-    orderId: str
-    displayOrderId: str
-    storeId: str
-    omniFulfillmentType: str
-    orderDate: int
-    currency: str
-    customerProfile: PosCustomerProfile
-    shippingAddress: PosAddress
-    orderProductList: list[PosOrderLine]
-    tenders: list[PosOrderTender] = Field(default_factory=list)
-    shippingCharge: Money = ZERO
-    orderSubTotal: Money
-    discount: Money
-    taxSubTotal: Money
-    totalAmount: Money
 
 
 # ------------------------------------------------------------- POS -> worker: store-fulfilment event (§8.4)

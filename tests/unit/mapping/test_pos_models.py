@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from worker.pos.import_payload import PosFulfillmentOrder
 from worker.pos.models import (
     EventType,
     FulfillmentSubType,
-    PosFulfillmentOrder,
     PosSale,
     StoreFulfillmentEvent,
     dump_json,
