@@ -101,7 +101,13 @@ class Reconciler:
             # capped: the next sweep continues strictly after this one's last row (keyset, no overlap: a sweep
             # always moves on); else the next one starts from the run's first start less the overlap
             last_ms = parse_sf_datetime(last_modified) if seen >= SWEEP_LIMIT and last_modified else None
-            self.continuation = None if last_ms is None else (ms_to_sf_datetime(last_ms), last_id)
+            continuation = None if last_ms is None else (ms_to_sf_datetime(last_ms), last_id)
+            if continuation is not None and continuation == after:  # the org ignored the continuation
+                # raised before anything is stored or requested: the periodic loop backs off instead of sweeping
+                # the same rows again at once, and a gap sweep is not taken as covered
+                log.error("reconcile_sweep_stuck", after=after)
+                raise RuntimeError("the reconciliation sweep did not move past its last row")
+            self.continuation = continuation
             await self.store.meta_set(META_KEY, chain_started if last_ms is None
                                       else (EPOCH + timedelta(milliseconds=last_ms)).isoformat())
             await self.store.meta_set(AFTER_KEY, json.dumps([*self.continuation, chain_started])
@@ -137,12 +143,8 @@ class Reconciler:
             return
         log.warning("stream_gap_reconciling", reason=reason, cursor=cursor_key)
         await self.sweep()
-        while self.capped:
-            before = self.continuation
+        while self.capped:  # a sweep that does not move on raises (see sweep): the gap is then not covered
             await self.sweep()
-            if self.continuation == before:  # the org ignored the continuation
-                log.error("reconcile_sweep_stuck", after=before)
-                raise RuntimeError("the reconciliation sweep did not move past its last row")  # gap not covered
         if reason == "invalid_replay":
             await self.store.reset_cursor(cursor_key)
 

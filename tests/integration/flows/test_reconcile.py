@@ -12,7 +12,7 @@ import pytest
 
 from worker.config_load import parse_config
 from worker.flows import reconcile
-from worker.flows.reconcile import META_KEY, Reconciler
+from worker.flows.reconcile import AFTER_KEY, META_KEY, Reconciler
 from worker.metrics import Metrics
 from worker.store import LedgerEntry, Store
 
@@ -245,3 +245,18 @@ async def test_a_gap_sweep_the_org_does_not_move_on_fails_instead_of_claiming_th
         async with asyncio.timeout(10):
             await sweeper.after_gap("invalid_replay", cursor_key="chan")
     assert await store.get_cursor("chan") == 42
+
+
+async def test_a_periodic_sweep_the_org_does_not_move_on_fails_and_asks_for_no_other(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same guard on the periodic path: the sweep that ends where it began raises before it stores or requests
+    anything, so the loop backs off (was: capped again, another sweep at once, the same rows for ever)."""
+    monkeypatch.setattr(reconcile, "SWEEP_LIMIT", 5)
+    sweeper = reconciler(store, FakeOrg(rows(12)))  # honours only LIMIT: every sweep returns the first 5 rows
+    await sweeper.sweep()
+    stored = await store.meta_get(AFTER_KEY)
+    assert sweeper.capped and stored
+    sweeper.requested.clear()  # as the loop does before the next sweep
+    with pytest.raises(RuntimeError, match="did not move"):
+        await sweeper.sweep()
+    assert not sweeper.requested.is_set() and await store.meta_get(AFTER_KEY) == stored
