@@ -2,7 +2,7 @@
 
 ``quote_soql("... WHERE Name = {}", value)`` puts each value in as a SOQL literal: a string quoted with the
 escape sequences of Salesforce's "Quoted String Escape Sequences" page (backslash, both quotes, new line, carriage
-return, tab, \\b, form feed), a list or tuple as ``('a','b')``, a number, ``true``/``false`` or ``null``.
+return, tab, \\b, form feed), a list or tuple as ``('a','b')``, an int or Decimal, ``true``/``false`` or ``null``.
 ``{:like}`` puts a string in without quotes, escaped as above and with LIKE's ``%`` and ``_`` escaped too, for a
 pattern the template quotes (``LIKE '{:like}%'``).
 
@@ -14,7 +14,6 @@ emulator's SOQL parser.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from decimal import Decimal
 from string import Formatter
@@ -35,10 +34,10 @@ def soql_literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, (float, Decimal)):
-        if not math.isfinite(value):
+    if isinstance(value, Decimal):  # fixed-point: SOQL has no exponent form (str() would give 1E+3)
+        if not value.is_finite():
             raise ValueError(f"SOQL has no literal for {value!r}")
-        return str(value)
+        return format(value, "f")
     if isinstance(value, (list, tuple)):
         return "(" + ",".join(soql_literal(item) for item in value) + ")"
     raise TypeError(f"no SOQL literal for a {type(value).__name__}")
