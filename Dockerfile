@@ -57,9 +57,12 @@ RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
     && install -d -m 0755 /etc/oms-worker
 COPY --from=build /opt/oms-worker /opt/oms-worker
 COPY config/worker.example.yaml /etc/oms-worker/config.yaml
-# Smoke: the CLI starts (--version once the CLI has it) and neither the emulator nor its parser is installed.
+# Smoke: the CLI starts (--version once the CLI has it), every worker module imports (the GraphQL client, the
+# Pub/Sub transport, PostgreSQL and the jwt_bearer flow's PyJWT load only when configured, so they are named here)
+# and neither the emulator nor its parser is installed.
 RUN (oms-worker --version 2>/dev/null || oms-worker --help >/dev/null) \
     && python -c "import worker.app, worker.server, worker._pubsub_pb.pubsub_api_pb2_grpc" \
+    && python -c "import worker.pos_graphql.client, worker.salesforce.pubsub, worker.store.postgres, jwt" \
     && ! python -c "import lark" 2>/dev/null \
     && ! python -c "import emulator" 2>/dev/null
 USER 10001:10001
