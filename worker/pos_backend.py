@@ -1,7 +1,7 @@
 """The POS client of the configured ``pos.backend``: Retail Cloud (:mod:`worker.pos`) or GraphQL
 (:mod:`worker.pos_graphql`).
 
-The GraphQL client is imported only when that back-end is configured: gql and graphql-core hold about 5 MB of
+The GraphQL client is imported only when that back-end is configured: gql and graphql-core hold about 7 MB of
 resident memory that a Retail Cloud worker would never use.
 """
 

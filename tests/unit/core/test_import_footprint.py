@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 # each is resident memory the worker would hold for nothing (measured: simple_salesforce's package with
-# requests, zeep and lxml about 13 MB, PyJWT with cryptography about 10 MB, gql with graphql-core about 5 MB)
+# requests, zeep and lxml about 13 MB, PyJWT with cryptography about 10 MB, gql with graphql-core about 7 MB)
 OPTIONAL = ("simple_salesforce", "zeep", "lxml", "requests", "jwt", "cryptography", "gql", "graphql")
 
 
