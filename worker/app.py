@@ -147,6 +147,8 @@ async def serve(
         health.dependencies.update({"salesforce": salesforce_check(tokens, session), "pos": pos_check(pos)})
         if history is not None:
             health.dependencies["pos_sale_history"] = _last_error(history)
+        if retail and wc.reconcile.enabled:  # a failing sweep (an org that refuses it, or ignores its continuation)
+            health.dependencies["reconcile"] = _last_error(reconciler)
         board = StatusBoard(store, health, stream=stream.status if retail else None, limits=lambda: sf.limits,
                             pause=pause,
                             failing_queues=metrics.outcomes.snapshot,
@@ -241,9 +243,11 @@ async def _sale_history(config: Config, store: Store, pos: GraphqlPos,
     return history
 
 
-def _last_error(history: SaleHistory) -> Callable[[], Awaitable[str | None]]:
+def _last_error(loop: SaleHistory | Reconciler) -> Callable[[], Awaitable[str | None]]:
+    """A /status dependency check: why the loop's last pass failed, None once one succeeded."""
+
     async def check() -> str | None:
-        return history.last_error
+        return loop.last_error
 
     return check
 

@@ -99,3 +99,22 @@ async def test_healthz_stays_200_on_a_stream_quiet_beyond_the_liveness_window(tm
                 "window": 100, "requested": 100, "outstanding": 0}, stream
         else:
             assert stream["flow_control"] is None
+
+
+async def test_a_failing_reconciliation_sweep_is_named_on_status_until_one_succeeds(tmp_path: Path) -> None:
+    """The org answering every SOQL with 5xx: the sweep fails, /status names reconcile down and why (readiness
+    unchanged); once the org answers again the next sweep brings it back up."""
+    async with emulators() as stack, worker(stack, tmp_path) as running:
+        await stack.sf_admin("POST", "faults", {"error_rate": 1.0, "error_kind": "5xx", "paths": ["/query"]})
+        running.reconciler.requested.set()
+        status = await dependency_down(stack, running, "reconcile")
+        assert status["dependencies"]["reconcile"]["reason"].startswith("TransientError"), status
+        assert status["ready"] is True
+        await stack.sf_admin("POST", "faults", {})
+        running.reconciler.requested.set()
+
+        async def up() -> bool:
+            body = (await probe(stack, running, "/status"))[1]
+            return bool(body["dependencies"]["reconcile"]["state"] == "up")
+
+        await eventually(up, timeout=60, what="/status naming reconcile up again")

@@ -61,6 +61,7 @@ class Reconciler:
         self._lock = asyncio.Lock()
         self.started = self.sweeps = 0  # sweeps begun / completed
         self.continuation: tuple[str, str] | None = None  # where the last sweep stopped at SWEEP_LIMIT, if it did
+        self.last_error: str | None = None  # why the last sweep failed, None once one succeeds
 
     @property
     def capped(self) -> bool:
@@ -68,58 +69,68 @@ class Reconciler:
         return self.continuation is not None
 
     async def sweep(self, *, full: bool = False) -> int:
-        """One pass; returns how many FOs were newly put in the inbox."""
+        """One pass; returns how many FOs were newly put in the inbox. ``last_error`` (on /status) says why the last
+        pass failed, until one succeeds."""
         async with self._lock:
-            self.started += 1
-            started = self.clock()
-            last = None if full else await self.store.meta_get(META_KEY)
-            chain = None if full else _continuation(await self.store.meta_get(AFTER_KEY))
-            after = chain[:2] if chain else None
-            # a run of capped sweeps ends by setting the watermark to the run's first start: the sweep after it
-            # reaches back (less the overlap) over rows committed late with a date before a continuation's row
-            chain_started = chain[2] if chain and chain[2] else started.isoformat()
-            since = None
-            if last and after is None:
-                since = soql_datetime(datetime.fromisoformat(last) - timedelta(seconds=self.overlap))
-            soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, SWEEP_LIMIT,
-                                         after=after)
-            seen, counts = 0, [0, 0]  # rows read; [missing from the ledger, newly inserted]
-            last_modified: str | None = None
-            last_id = ""
-            page: list[dict[str, Any]] = []
-            async for row in self.salesforce.query_iter(soql):
-                page.append(row)
-                seen += 1
-                last_modified = str(row.get("LastModifiedDate") or "") or last_modified
-                last_id = str(row["Id"])
-                if len(page) >= PAGE:
-                    await self._enqueue(page, counts)
-                    page = []
-            if page:
-                await self._enqueue(page, counts)
-            missing, inserted = counts
-            # capped: the next sweep continues strictly after this one's last row (keyset, no overlap: a sweep
-            # always moves on); else the next one starts from the run's first start less the overlap
-            last_ms = parse_sf_datetime(last_modified) if seen >= SWEEP_LIMIT and last_modified else None
-            continuation = None if last_ms is None else (ms_to_sf_datetime(last_ms), last_id)
-            if continuation is not None and continuation == after:  # the org ignored the continuation
-                # raised before anything is stored or requested: the periodic loop backs off instead of sweeping
-                # the same rows again at once, and a gap sweep is not taken as covered
-                log.error("reconcile_sweep_stuck", after=after)
-                raise RuntimeError("the reconciliation sweep did not move past its last row")
-            self.continuation = continuation
-            await self.store.meta_set(META_KEY, chain_started if last_ms is None
-                                      else (EPOCH + timedelta(milliseconds=last_ms)).isoformat())
-            await self.store.meta_set(AFTER_KEY, json.dumps([*self.continuation, chain_started])
-                                      if self.continuation else "")
-            if self.capped:
-                self.requested.set()  # more rows than one sweep takes: continue soon
-            self.sweeps += 1
-            log.info("reconcile_swept", since=since, after=after, candidates=seen, missing=missing,
-                     enqueued=inserted, capped=self.capped)
-            if inserted:
-                self.on_enqueued()
+            try:
+                inserted = await self._sweep(full)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                raise
+            self.last_error = None
             return inserted
+
+    async def _sweep(self, full: bool) -> int:
+        self.started += 1
+        started = self.clock()
+        last = None if full else await self.store.meta_get(META_KEY)
+        chain = None if full else _continuation(await self.store.meta_get(AFTER_KEY))
+        after = chain[:2] if chain else None
+        # a run of capped sweeps ends by setting the watermark to the run's first start: the sweep after it
+        # reaches back (less the overlap) over rows committed late with a date before a continuation's row
+        chain_started = chain[2] if chain and chain[2] else started.isoformat()
+        since = None
+        if last and after is None:
+            since = soql_datetime(datetime.fromisoformat(last) - timedelta(seconds=self.overlap))
+        soql = build_reconcile_query(self.sf.OMSStatusesToProcess, self.sf.FilterQuery, since, SWEEP_LIMIT,
+                                     after=after)
+        seen, counts = 0, [0, 0]  # rows read; [missing from the ledger, newly inserted]
+        last_modified: str | None = None
+        last_id = ""
+        page: list[dict[str, Any]] = []
+        async for row in self.salesforce.query_iter(soql):
+            page.append(row)
+            seen += 1
+            last_modified = str(row.get("LastModifiedDate") or "") or last_modified
+            last_id = str(row["Id"])
+            if len(page) >= PAGE:
+                await self._enqueue(page, counts)
+                page = []
+        if page:
+            await self._enqueue(page, counts)
+        missing, inserted = counts
+        # capped: the next sweep continues strictly after this one's last row (keyset, no overlap: a sweep
+        # always moves on); else the next one starts from the run's first start less the overlap
+        last_ms = parse_sf_datetime(last_modified) if seen >= SWEEP_LIMIT and last_modified else None
+        continuation = None if last_ms is None else (ms_to_sf_datetime(last_ms), last_id)
+        if continuation is not None and continuation == after:  # the org ignored the continuation
+            # raised before anything is stored or requested: the periodic loop backs off instead of sweeping
+            # the same rows again at once, and a gap sweep is not taken as covered
+            log.error("reconcile_sweep_stuck", after=after)
+            raise RuntimeError("the reconciliation sweep did not move past its last row")
+        self.continuation = continuation
+        await self.store.meta_set(META_KEY, chain_started if last_ms is None
+                                  else (EPOCH + timedelta(milliseconds=last_ms)).isoformat())
+        await self.store.meta_set(AFTER_KEY, json.dumps([*self.continuation, chain_started])
+                                  if self.continuation else "")
+        if self.capped:
+            self.requested.set()  # more rows than one sweep takes: continue soon
+        self.sweeps += 1
+        log.info("reconcile_swept", since=since, after=after, candidates=seen, missing=missing,
+                 enqueued=inserted, capped=self.capped)
+        if inserted:
+            self.on_enqueued()
+        return inserted
 
     async def _enqueue(self, rows: list[dict[str, Any]], counts: list[int]) -> None:
         """Put the rows the ledger lacks in the inbox; add (missing, newly inserted) to ``counts``."""

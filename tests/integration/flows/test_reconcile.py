@@ -260,3 +260,15 @@ async def test_a_periodic_sweep_the_org_does_not_move_on_fails_and_asks_for_no_o
     with pytest.raises(RuntimeError, match="did not move"):
         await sweeper.sweep()
     assert not sweeper.requested.is_set() and await store.meta_get(AFTER_KEY) == stored
+
+
+async def test_last_error_says_why_the_last_sweep_failed_until_one_succeeds(store: Store) -> None:
+    """last_error (a /status dependency) names the failure of the last sweep and is cleared by the next good one."""
+    org = FailingOrg(rows(3))
+    sweeper = reconciler(store, org)
+    with pytest.raises(ConnectionError):
+        await sweeper.sweep()
+    assert sweeper.last_error == "ConnectionError: salesforce down"
+    sweeper.salesforce = FakeOrg(rows(3))
+    await sweeper.sweep()
+    assert sweeper.last_error is None
